@@ -1,0 +1,147 @@
+// Package daemon wires the parts together: config → providers → poller → store and MQTT.
+// It holds no protocol logic; cmd/bridge only parses flags and calls it.
+package daemon
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/accountbridge/accountbridge/internal/config"
+	"github.com/accountbridge/accountbridge/internal/httpx"
+	"github.com/accountbridge/accountbridge/internal/logging"
+	"github.com/accountbridge/accountbridge/internal/poller"
+	"github.com/accountbridge/accountbridge/internal/providers"
+	"github.com/accountbridge/accountbridge/internal/providers/bridge"
+	"github.com/robfig/cron/v3"
+)
+
+// Version is set by the main package (and -ldflags at build time).
+var Version = "dev"
+
+// Account is one configured account, ready to poll.
+type Account struct {
+	Config   *config.Account
+	Info     providers.Info
+	Provider providers.Provider
+	Schedule cron.Schedule
+	Spec     string
+	Timeout  time.Duration
+}
+
+// BuildAccounts builds the provider and schedule of every enabled account. Factories do
+// no I/O. All problems are returned at once as config.Errors. kv may be nil (validation only).
+func BuildAccounts(cfg *config.Config, log *slog.Logger, red *logging.Redactor, kv func(account string) providers.KV, now func() time.Time) ([]Account, error) {
+	var errs config.Errors
+	var out []Account
+	for i := range cfg.Accounts {
+		a := &cfg.Accounts[i]
+		if !a.IsEnabled() {
+			continue
+		}
+		info, ok := providers.Lookup(a.Provider)
+		if !ok {
+			errs = append(errs, a.Errorf("provider", "unknown provider %q", a.Provider))
+			continue
+		}
+		spec := a.Schedule
+		if spec == "" {
+			spec = cfg.Defaults.Schedule
+		}
+		if spec == "" {
+			spec = info.DefaultSchedule
+		}
+		if spec == "" {
+			spec = "@every 1h"
+		}
+		sched, err := poller.ParseSchedule(spec)
+		if err != nil {
+			errs = append(errs, a.Errorf("schedule", "%v", err))
+		}
+		timeout := a.Timeout.D()
+		if timeout == 0 {
+			timeout = cfg.Defaults.Timeout.D()
+		}
+		alog := log.With("account", a.ID, "provider", a.Provider)
+		client, err := httpx.New(httpx.Options{
+			Provider: a.Provider, Proxy: a.Proxy, Timeout: timeout, Logger: alog, Redact: red.Redact,
+		})
+		if err != nil {
+			errs = append(errs, a.Errorf("proxy", "%v", err))
+			continue
+		}
+		var store providers.KV = &providers.MemoryKV{}
+		if kv != nil {
+			store = kv(a.ID)
+		}
+		decode := func(v any) error { return a.DecodeWith(v, red.AddSecret) }
+		p, err := info.Factory(providers.Account{
+			ID: a.ID, Provider: a.Provider, Name: a.Name, Proxy: a.Proxy, Decode: decode,
+		}, providers.Deps{Logger: alog, HTTP: client, KV: store, Now: now, Secret: red.AddSecret})
+		if err != nil {
+			var ce config.Errors
+			if errors.As(err, &ce) {
+				errs = append(errs, ce...)
+			} else {
+				errs = append(errs, a.Errorf("provider", "%v", err))
+			}
+			continue
+		}
+		if !a.DecodeCalled() {
+			errs = append(errs, a.UnknownExtra()...)
+		}
+		if sched == nil {
+			continue
+		}
+		out = append(out, Account{Config: a, Info: info, Provider: p, Schedule: sched, Spec: spec, Timeout: timeout})
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return out, nil
+}
+
+// Logger builds the daemon's logger from the config, with every config secret registered.
+func Logger(cfg *config.Config, red *logging.Redactor) (*slog.Logger, error) {
+	for _, s := range cfg.Secrets {
+		red.AddSecret(s)
+	}
+	return logging.New(os.Stderr, logging.Options{Level: cfg.Log.Level, Format: cfg.Log.Format, Redactor: red})
+}
+
+// TLSConfig builds the broker TLS settings; nil when the config sets none.
+func TLSConfig(m config.MQTT) (*tls.Config, error) {
+	if m.CAFile == "" && m.CertFile == "" && !m.InsecureSkipVerify {
+		return nil, nil
+	}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: m.InsecureSkipVerify} //nolint:gosec // user opt-in
+	if m.CAFile != "" {
+		pem, err := os.ReadFile(m.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("mqtt.ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("mqtt.ca_file: %s holds no PEM certificate", m.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	if m.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(m.CertFile, m.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("mqtt.cert_file/key_file: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
+}
+
+// BridgeJob is the poller job of the daemon's own diagnostics device.
+func bridgeJob(stats func() bridge.Stats, now func() time.Time) poller.Job {
+	sched, _ := poller.ParseSchedule("@every 1m")
+	return poller.Job{Account: bridge.Kind, Provider: bridge.New(stats, now), Schedule: sched, Jitter: 0}
+}

@@ -1,0 +1,746 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/accountbridge/accountbridge/internal/alert"
+	"github.com/accountbridge/accountbridge/internal/clock"
+	"github.com/accountbridge/accountbridge/internal/config"
+	"github.com/accountbridge/accountbridge/internal/discovery"
+	"github.com/accountbridge/accountbridge/internal/logging"
+	"github.com/accountbridge/accountbridge/internal/mqtt"
+	"github.com/accountbridge/accountbridge/internal/poller"
+	"github.com/accountbridge/accountbridge/internal/providers"
+	"github.com/accountbridge/accountbridge/internal/providers/bridge"
+	"github.com/accountbridge/accountbridge/internal/store"
+)
+
+// Options for New. Config is required; the rest have production defaults.
+type Options struct {
+	Config   *config.Config
+	Logger   *slog.Logger
+	Redactor *logging.Redactor
+	Clock    clock.Clock
+}
+
+// Daemon is the running bridge.
+type Daemon struct {
+	cfg      *config.Config
+	log      *slog.Logger
+	red      *logging.Redactor
+	clock    clock.Clock
+	store    *store.Store
+	mqtt     *mqtt.Client
+	poller   *poller.Poller
+	topics   discovery.Options
+	accounts map[string]Account
+	groups   []Group
+	started  time.Time
+
+	mu       sync.Mutex
+	statuses map[string]poller.Status
+	devices  map[string]providers.Device // device id → last polled form (with poll diagnostics, before alert entities)
+	mainDev  map[string]string           // account → id of its main device
+	alerts   *alert.Engine
+	owners   map[string]string // device id → account
+	cycle    cycle
+	lastPoll time.Time
+
+	infoKick chan struct{}
+	wg       sync.WaitGroup
+}
+
+// cycle measures how long it takes to poll every account once: from the earliest start
+// of a poll in the cycle to the end of the poll that completed the set.
+type cycle struct {
+	done  map[string]bool
+	start time.Time
+	last  time.Duration
+}
+
+// New opens the store, builds every account and prepares the MQTT client. Config errors
+// come back as config.Errors.
+func New(ctx context.Context, opts Options) (*Daemon, error) {
+	cfg := opts.Config
+	if opts.Redactor == nil {
+		opts.Redactor = logging.NewRedactor()
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Clock == nil {
+		opts.Clock = clock.Real{}
+	}
+	d := &Daemon{
+		cfg: cfg, log: opts.Logger, red: opts.Redactor, clock: opts.Clock,
+		accounts: map[string]Account{}, statuses: map[string]poller.Status{}, owners: map[string]string{},
+		devices: map[string]providers.Device{}, mainDev: map[string]string{},
+		infoKick: make(chan struct{}, 1), started: opts.Clock.Now(),
+		cycle: cycle{done: map[string]bool{}},
+	}
+	st, err := store.Open(ctx, cfg.Store.Path, store.Options{Now: opts.Clock.Now})
+	if err != nil {
+		return nil, err
+	}
+	d.store = st
+	accounts, err := BuildAccounts(cfg, d.log, d.red, func(id string) providers.KV { return st.KV(id) }, opts.Clock.Now)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	for _, a := range accounts {
+		d.accounts[a.Config.ID] = a
+	}
+	tlsCfg, err := TLSConfig(cfg.MQTT)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	d.topics = discovery.Options{
+		BaseTopic: cfg.MQTT.BaseTopic, DiscoveryPrefix: cfg.MQTT.DiscoveryPrefix, QoS: 1,
+		Origin: discovery.Origin{Name: "accountbridge", SWVersion: Version, SupportURL: "https://github.com/accountbridge/accountbridge"},
+	}
+	d.mqtt, err = mqtt.New(mqtt.Options{
+		Broker: cfg.MQTT.Broker, Username: cfg.MQTT.Username, Password: cfg.MQTT.Password, TLS: tlsCfg,
+		ClientID: cfg.MQTT.ClientID, KeepAlive: cfg.MQTT.KeepAlive.D(), StatusTopic: cfg.MQTT.StatusTopic,
+		Discovery: cfg.MQTT.DiscoveryEnabled(), BirthDelay: cfg.MQTT.BirthDelay.D(), Topics: d.topics,
+		Logger: d.log.With("component", "mqtt"),
+	})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	if err := d.setupAlerts(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	d.groups, err = BuildGroups(cfg, accounts, d.log, d.red, func(name string) providers.KV { return st.KV(name) }, opts.Clock.Now,
+		func(topic string, payload []byte, retained bool) error {
+			return d.mqtt.Publish(d.topics.BaseTopic+"/"+topic, payload, retained)
+		})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	jobs := []poller.Job{bridgeJob(d.bridgeStats, opts.Clock.Now)}
+	gjobs, err := groupJobs(d.groups)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	jobs = append(jobs, gjobs...)
+	for _, id := range slices.Sorted(maps.Keys(d.accounts)) {
+		a := d.accounts[id]
+		jitter := time.Duration(-1)
+		if cfg.Defaults.Jitter != nil {
+			jitter = cfg.Defaults.Jitter.D()
+		}
+		jobs = append(jobs, poller.Job{Account: id, Provider: a.Provider, Schedule: a.Schedule,
+			Timeout: a.Timeout, Jitter: jitter, Fingerprint: a.Config.Fingerprint()})
+	}
+	d.poller, err = poller.New(poller.Options{
+		Clock: opts.Clock, Logger: d.log.With("component", "poller"), Results: d, State: st,
+		Concurrency: cfg.Defaults.Concurrency, BackoffMax: cfg.Defaults.BackoffMax.D(),
+		UnavailableAfter: cfg.Defaults.UnavailableAfter, Redact: d.red.Redact,
+	}, jobs)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// Run restores the last published devices, connects, polls, and returns after ctx ends
+// and everything has shut down: in-flight polls finished (or were cancelled at the
+// shutdown deadline), offline published, store closed.
+func (d *Daemon) Run(ctx context.Context) error {
+	if err := d.restore(ctx); err != nil {
+		d.log.Warn("could not restore the last published devices", "err", err)
+	}
+	d.mqtt.Handle(d.topics.BaseTopic+"/+/+/set", d.onCommand)
+	d.mqtt.Start()
+	d.infoKick <- struct{}{} // publish bridge/info once at start, even with no accounts
+	bg, stopBG := context.WithCancel(context.Background())
+	d.alerts.Start()
+	d.startGroups(bg)
+	d.wg.Add(3)
+	go d.infoLoop(bg)
+	go d.maintenanceLoop(bg)
+	go d.alertLoop(bg)
+	d.poller.Start(bg)
+	d.log.Info("accountbridge running", "version", Version, "accounts", len(d.accounts),
+		"broker", d.cfg.MQTT.Broker, "base_topic", d.topics.BaseTopic, "store", d.cfg.Store.Path)
+
+	<-ctx.Done()
+	d.log.Info("shutting down", "deadline", d.cfg.Defaults.ShutdownTimeout.D())
+	sctx, cancel := context.WithTimeout(context.Background(), d.cfg.Defaults.ShutdownTimeout.D())
+	defer cancel()
+	var errs []error
+	if err := d.poller.Shutdown(sctx); err != nil {
+		errs = append(errs, fmt.Errorf("polls still running at the shutdown deadline were cancelled: %w", err))
+	}
+	stopBG()
+	d.wg.Wait()
+	d.alerts.Stop(sctx)
+	d.publishInfo()
+	d.mqtt.Close()
+	if err := d.store.Close(); err != nil {
+		errs = append(errs, err)
+	}
+	d.log.Info("stopped")
+	return errors.Join(errs...)
+}
+
+// restore re-publishes the devices stored by the last run, so HA has them (and their
+// last values) before the first poll finishes; devices of accounts no longer configured
+// are removed from Home Assistant and their data deleted.
+func (d *Daemon) restore(ctx context.Context) error {
+	recs, err := d.store.Devices(ctx)
+	if err != nil {
+		return err
+	}
+	configured := map[string]*config.Account{}
+	for i := range d.cfg.Accounts {
+		configured[d.cfg.Accounts[i].ID] = &d.cfg.Accounts[i]
+	}
+	gone := map[string]bool{}
+	for _, rec := range recs {
+		acct, ok := configured[rec.Account]
+		if !ok && rec.Account != bridge.Kind {
+			d.log.Info("removing the device of an account no longer configured", "account", rec.Account, "device", rec.DeviceID)
+			d.mqtt.RemoveDevice(rec.DeviceID)
+			if err := d.store.DeleteDevice(ctx, rec.DeviceID); err != nil {
+				return err
+			}
+			gone[rec.Account] = true
+			continue
+		}
+		dev, err := mqtt.DecodeModel(rec.Model)
+		if err != nil {
+			d.log.Warn("stored device unreadable; it is rebuilt by the next poll", "device", rec.DeviceID, "err", err)
+			continue
+		}
+		if err := d.mqtt.Restore(rec.Account, dev, rec.State); err != nil {
+			d.log.Warn("stored device not restored", "device", rec.DeviceID, "err", err)
+			continue
+		}
+		d.mu.Lock()
+		d.owners[rec.DeviceID] = rec.Account
+		d.mu.Unlock()
+		if acct != nil && !acct.IsEnabled() {
+			d.mqtt.SetAccountAvailable(rec.Account, false)
+		}
+	}
+	for account := range gone {
+		if err := d.store.DeleteAccountData(ctx, account); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Poll diagnostics the daemon adds to the main device of every account: only the daemon
+// sees failed polls (they produce no snapshot).
+var pollEntities = []providers.Entity{
+	{Key: "last_poll", Name: "Last successful poll", Component: providers.Sensor, DeviceClass: "timestamp",
+		Category: providers.CategoryDiagnostic},
+	{Key: "last_error", Name: "Last error", Component: providers.Sensor, Icon: "mdi:alert-circle-outline",
+		Category: providers.CategoryDiagnostic},
+}
+
+// pollNames are the poll diagnostics' names by language.
+var pollNames = map[string]providers.Names{
+	"zh": {Entities: map[string]string{"last_poll": "最后成功轮询", "last_error": "最后错误"}},
+}
+
+// localize puts the devices of a job (an account, a group "@kind", or the bridge) in the
+// configured language. Only names change: ids and entity keys never do.
+func (d *Daemon) localize(job string, devs []providers.Device) []providers.Device {
+	lang := d.cfg.Language
+	if lang == "" || lang == "en" {
+		return devs
+	}
+	var names providers.Names
+	switch {
+	case job == bridge.Kind:
+		names = bridge.Names[lang]
+	case strings.HasPrefix(job, "@"):
+		if info, ok := providers.Lookup(job[1:]); ok {
+			names = info.Names[lang]
+		}
+	default:
+		names = d.accounts[job].Info.Names[lang]
+	}
+	out := make([]providers.Device, len(devs))
+	for i, dev := range devs {
+		out[i] = pollNames[lang].Apply(names.Apply(dev))
+	}
+	return out
+}
+
+// withPollDiagnostics returns dev with the poll diagnostic entities and values.
+func withPollDiagnostics(dev providers.Device, lastPoll time.Time, lastError string) providers.Device {
+	dev.Entities = append(slices.Clip(dev.Entities), pollEntities...)
+	values := make(map[string]any, len(dev.Values)+2)
+	for k, v := range dev.Values {
+		values[k] = v
+	}
+	if !lastPoll.IsZero() {
+		values["last_poll"] = lastPoll
+	}
+	values["last_error"] = lastError
+	dev.Values = values
+	return dev
+}
+
+// Snapshot implements poller.Results: publish what changed and remember it.
+func (d *Daemon) Snapshot(ctx context.Context, snap providers.Snapshot) {
+	if snap.Account != bridge.Kind && len(snap.Devices) > 0 {
+		if snap.Time.IsZero() {
+			snap.Time = d.clock.Now()
+		}
+		devs := slices.Clone(snap.Devices)
+		devs[0] = withPollDiagnostics(devs[0], snap.Time, "")
+		snap.Devices = devs
+	}
+	snap.Devices = d.localize(snap.Account, snap.Devices)
+	var fired []alert.Alert
+	if snap.Account != bridge.Kind {
+		// Observe before publishing, so the problem sensors published with this state are
+		// current; dispatch after, so the event entity exists before its first event.
+		fired = d.alerts.Observe(ctx, snap)
+		published := make([]providers.Device, len(snap.Devices))
+		d.mu.Lock()
+		for i, dev := range snap.Devices {
+			d.devices[dev.ID] = dev
+			published[i] = d.alerts.Augment(dev)
+		}
+		if len(snap.Devices) > 0 {
+			d.mainDev[snap.Account] = snap.Devices[0].ID
+		}
+		d.mu.Unlock()
+		snap.Devices = published
+	}
+	// Ownership first: a command may arrive as soon as discovery is out.
+	d.mu.Lock()
+	for _, dev := range snap.Devices {
+		d.owners[dev.ID] = snap.Account
+	}
+	d.mu.Unlock()
+	changes, removed, err := d.mqtt.PublishSnapshot(snap)
+	defer d.alerts.Dispatch(fired)
+	if err != nil {
+		d.log.Error("snapshot not fully published", "account", snap.Account, "err", err)
+	}
+	for _, ch := range changes {
+		rec := store.DeviceRecord{Account: snap.Account, DeviceID: ch.DeviceID, Model: ch.Model, State: ch.State, Updated: snap.Time}
+		if err := d.store.SaveDevice(ctx, rec); err != nil {
+			d.log.Error("could not store the device; it is re-sent after a restart only once polled again", "device", ch.DeviceID, "err", err)
+		}
+	}
+	for _, id := range removed {
+		d.log.Info("device gone from its account; removed from Home Assistant", "account", snap.Account, "device", id)
+		if err := d.store.DeleteDevice(ctx, id); err != nil {
+			d.log.Error("could not delete the device record", "device", id, "err", err)
+		}
+	}
+	d.mu.Lock()
+	for _, id := range removed {
+		delete(d.owners, id)
+		delete(d.devices, id)
+	}
+	d.mu.Unlock()
+}
+
+// Status implements poller.Results.
+func (d *Daemon) Status(_ context.Context, st poller.Status) {
+	if st.Account == bridge.Kind {
+		return
+	}
+	d.mu.Lock()
+	prev, had := d.statuses[st.Account]
+	d.statuses[st.Account] = st
+	_, isAccount := d.accounts[st.Account] // not a group's own job
+	if !st.LastRun.IsZero() && st.LastRun != prev.LastRun {
+		d.lastPoll = d.clock.Now()
+		if isAccount {
+			d.trackCycle(st)
+		}
+	}
+	main, haveMain := d.devices[d.mainDev[st.Account]]
+	if haveMain && st.LastError != "" && st.LastError != prev.LastError && st.LastRun != st.LastOK {
+		// A failed poll: show the error on the account's main device, keeping its last values.
+		values := maps.Clone(main.Values)
+		values["last_error"] = d.red.Redact(st.LastErrorKind + ": " + st.LastError)
+		main.Values = values
+		d.devices[main.ID] = main
+	} else {
+		haveMain = false
+	}
+	d.mu.Unlock()
+	if haveMain {
+		d.updateDevice(st.Account, main)
+	}
+	if st.State != "pending" && (!had || prev.Available != st.Available || prev.State == "pending") {
+		d.mqtt.SetAccountAvailable(st.Account, st.Available)
+	}
+	if !had || prev.State != st.State || prev.LastError != st.LastError || prev.Available != st.Available {
+		d.publishBridge()
+	}
+	select {
+	case d.infoKick <- struct{}{}:
+	default:
+	}
+}
+
+// updateDevice re-publishes one device of account (with its alert entities).
+func (d *Daemon) updateDevice(account string, dev providers.Device) {
+	if _, err := d.mqtt.UpdateDevice(account, d.alerts.Augment(dev)); err != nil {
+		d.log.Warn("device update not published", "account", account, "device", dev.ID, "err", err)
+	}
+}
+
+// trackCycle runs under d.mu.
+func (d *Daemon) trackCycle(st poller.Status) {
+	if len(d.cycle.done) == 0 || st.LastRun.Before(d.cycle.start) {
+		if len(d.cycle.done) == 0 {
+			d.cycle.start = st.LastRun
+		}
+	}
+	d.cycle.done[st.Account] = true
+	if len(d.cycle.done) >= len(d.accounts) {
+		d.cycle.last = d.clock.Now().Sub(d.cycle.start)
+		d.cycle.done = map[string]bool{}
+	}
+}
+
+func (d *Daemon) bridgeStats() bridge.Stats {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	s := bridge.Stats{Version: Version, Started: d.started, AccountsTotal: len(d.accounts),
+		LastCycle: d.cycle.last, MQTTReconnects: d.mqtt.Reconnects()}
+	for id, st := range d.statuses {
+		if _, isAccount := d.accounts[id]; !isAccount {
+			continue
+		}
+		switch st.State {
+		case "ok":
+			s.AccountsOK++
+		case "quarantined":
+			s.AccountsQuarantined++
+		case "failing":
+			s.AccountsFailing++
+		}
+	}
+	return s
+}
+
+// publishBridge refreshes the bridge device between its own scheduled polls, so account
+// counts change in HA as soon as an account changes state.
+func (d *Daemon) publishBridge() {
+	_, _, _ = d.mqtt.PublishSnapshot(providers.Snapshot{Account: bridge.Kind, Time: d.clock.Now(),
+		Devices: d.localize(bridge.Kind, []providers.Device{bridge.Device(d.bridgeStats())})})
+}
+
+// setupAlerts builds the alert engine with the outputs the config asks for and loads its
+// persisted state.
+func (d *Daemon) setupAlerts(ctx context.Context) error {
+	cfg := d.cfg.Alerts
+	var notifiers []alert.Notifier
+	if cfg.MQTTEnabled() || cfg.HomeAssistantEnabled() {
+		notifiers = append(notifiers, &mqttNotifier{d: d, alerts: cfg.MQTTEnabled(), events: cfg.HomeAssistantEnabled()})
+	}
+	if cfg.Email != nil {
+		notifiers = append(notifiers, alert.NewEmail(*cfg.Email))
+	}
+	if cfg.Webhook != nil {
+		notifiers = append(notifiers, alert.NewWebhook(*cfg.Webhook))
+	}
+	d.alerts = alert.New(cfg, alert.Options{Store: d.store, Now: d.clock.Now, Logger: d.log.With("component", "alert"), Notifiers: notifiers})
+	return d.alerts.Load(ctx)
+}
+
+// AlertTick is how often grace periods and reminders are checked between polls.
+const AlertTick = 30 * time.Second
+
+// alertLoop fires alerts whose grace period ran out between two polls of their account.
+func (d *Daemon) alertLoop(ctx context.Context) {
+	defer d.wg.Done()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.clock.After(AlertTick):
+		}
+		fired := d.alerts.Tick(ctx)
+		if len(fired) == 0 {
+			continue
+		}
+		// Their problem sensors change: re-publish the devices concerned.
+		d.mu.Lock()
+		var devs []providers.Device
+		seen := map[string]bool{}
+		for _, a := range fired {
+			if dev, ok := d.devices[a.Device]; ok && !seen[a.Device] {
+				seen[a.Device] = true
+				devs = append(devs, dev)
+			}
+		}
+		d.mu.Unlock()
+		for _, dev := range devs {
+			d.updateDevice(d.ownerOf(dev.ID), dev)
+		}
+		d.alerts.Dispatch(fired)
+	}
+}
+
+func (d *Daemon) ownerOf(device string) string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.owners[device]
+}
+
+// mqttNotifier publishes alerts on <base>/alerts (Node-RED) and as events of the device's
+// HA event entity.
+type mqttNotifier struct {
+	d              *Daemon
+	alerts, events bool
+}
+
+func (n *mqttNotifier) Name() string { return "mqtt" }
+
+func (n *mqttNotifier) Notify(_ context.Context, a alert.Alert) error {
+	if n.alerts {
+		b, err := json.Marshal(a)
+		if err != nil {
+			return err
+		}
+		if err := n.d.mqtt.Publish(n.d.topics.BaseTopic+"/alerts", b, false); err != nil {
+			return err
+		}
+	}
+	if n.events {
+		n.d.PublishEvent(providers.DeviceEvent{Device: a.Device, Type: a.EventType(), Attributes: map[string]any{
+			"id": a.ID, "rule": a.Rule, "state": a.State, "entity": a.Entity, "message": a.Message, "since": a.Since,
+			"reminder": a.Reminder}})
+	}
+	return nil
+}
+
+// onCommand routes <base>/<device>/<key>/set to the provider that owns the device.
+func (d *Daemon) onCommand(topic string, payload []byte) {
+	device, key, ok := mqtt.CommandTopicParts(d.topics.BaseTopic, topic)
+	if !ok {
+		return
+	}
+	d.mu.Lock()
+	account, known := d.owners[device]
+	d.mu.Unlock()
+	a, configured := d.accounts[account]
+	if !known || !configured {
+		d.log.Warn("command for an unknown device ignored", "topic", topic)
+		return
+	}
+	cmd, ok := a.Provider.(providers.Commander)
+	if !ok {
+		d.log.Warn("command ignored: the provider takes no commands", "topic", topic, "provider", a.Config.Provider)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), a.Timeout)
+	defer cancel()
+	events, err := cmd.Command(ctx, device, key, payload)
+	if err != nil {
+		d.log.Warn("command failed", "account", account, "device", device, "entity", key, "err", err)
+	} else {
+		d.log.Info("command done", "account", account, "device", device, "entity", key, "events", len(events))
+	}
+	for _, ev := range events {
+		d.PublishEvent(ev)
+	}
+}
+
+// PublishEvent sends ev to its device's HA event entity: {"event_type": …, attributes…},
+// never retained (HA discards replayed events anyway).
+func (d *Daemon) PublishEvent(ev providers.DeviceEvent) {
+	body := make(map[string]any, len(ev.Attributes)+1)
+	for k, v := range ev.Attributes {
+		body[k] = v
+	}
+	body["event_type"] = ev.Type
+	b, err := json.Marshal(body)
+	if err != nil {
+		d.log.Error("event not encoded", "device", ev.Device, "type", ev.Type, "err", err)
+		return
+	}
+	if err := d.mqtt.Publish(d.topics.EventTopic(ev.Device), []byte(d.red.Redact(string(b))), false); err != nil {
+		d.log.Warn("event not published", "device", ev.Device, "type", ev.Type, "err", err)
+	}
+}
+
+// Info is the retained diagnostics document on <base>/bridge/info.
+type Info struct {
+	Version  string        `json:"version"`
+	Started  time.Time     `json:"started"`
+	Accounts []AccountInfo `json:"accounts"`
+}
+
+// AccountInfo is one account in Info.
+type AccountInfo struct {
+	ID                  string    `json:"id"`
+	Provider            string    `json:"provider"`
+	Name                string    `json:"name,omitempty"`
+	Schedule            string    `json:"schedule"`
+	State               string    `json:"state"`
+	Available           bool      `json:"available"`
+	ConsecutiveFailures int       `json:"consecutive_failures"`
+	LastRun             time.Time `json:"last_run,omitzero"`
+	LastOK              time.Time `json:"last_ok,omitzero"`
+	NextRun             time.Time `json:"next_run,omitzero"`
+	LastErrorKind       string    `json:"last_error_kind,omitempty"`
+	LastError           string    `json:"last_error,omitempty"`
+	Devices             []string  `json:"devices"`
+}
+
+func (d *Daemon) info() Info {
+	in := Info{Version: Version, Started: d.started, Accounts: []AccountInfo{}}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, id := range slices.Sorted(maps.Keys(d.accounts)) {
+		a := d.accounts[id]
+		st := d.statuses[id]
+		ai := AccountInfo{ID: id, Provider: a.Config.Provider, Name: a.Config.Name, Schedule: a.Spec,
+			State: st.State, Available: st.Available, ConsecutiveFailures: st.ConsecutiveFailures,
+			LastRun: st.LastRun, LastOK: st.LastOK, NextRun: st.NextRun,
+			LastErrorKind: st.LastErrorKind, LastError: d.red.Redact(st.LastError), Devices: []string{}}
+		if ai.State == "" {
+			ai.State = "pending"
+		}
+		for dev, owner := range d.owners {
+			if owner == id {
+				ai.Devices = append(ai.Devices, dev)
+			}
+		}
+		slices.Sort(ai.Devices)
+		in.Accounts = append(in.Accounts, ai)
+	}
+	return in
+}
+
+func (d *Daemon) publishInfo() {
+	b, err := json.Marshal(d.info())
+	if err != nil {
+		d.log.Error("bridge info not encoded", "err", err)
+		return
+	}
+	d.mqtt.SetRetained(d.topics.BaseTopic+"/bridge/info", b)
+}
+
+// infoLoop publishes <base>/bridge/info at most once a second, however many accounts
+// change state at once.
+func (d *Daemon) infoLoop(ctx context.Context) {
+	defer d.wg.Done()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.infoKick:
+			d.publishInfo()
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+		}
+	}
+}
+
+// maintenanceLoop prunes old poll runs and writes the health file.
+func (d *Daemon) maintenanceLoop(ctx context.Context) {
+	defer d.wg.Done()
+	prune := time.NewTicker(24 * time.Hour)
+	health := time.NewTicker(HealthInterval)
+	defer prune.Stop()
+	defer health.Stop()
+	d.prune(ctx)
+	d.writeHealth()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-prune.C:
+			d.prune(ctx)
+		case <-health.C:
+			d.writeHealth()
+		}
+	}
+}
+
+func (d *Daemon) prune(ctx context.Context) {
+	n, err := d.store.PruneRuns(ctx, d.clock.Now().Add(-d.cfg.Store.RunRetention.D()))
+	if err != nil {
+		d.log.Warn("pruning poll runs failed", "err", err)
+	} else if n > 0 {
+		d.log.Debug("pruned poll runs", "count", n)
+	}
+}
+
+// HealthInterval is how often the daemon writes its health file.
+const HealthInterval = 30 * time.Second
+
+// Health is the content of the health file read by `bridge health` (the Docker healthcheck).
+type Health struct {
+	Time          time.Time `json:"time"`
+	MQTTConnected bool      `json:"mqtt_connected"`
+	LastPoll      time.Time `json:"last_poll,omitzero"`
+	PID           int       `json:"pid"`
+}
+
+// HealthPath is where the daemon with this config writes its health file.
+func HealthPath(cfg *config.Config) string {
+	return filepath.Join(filepath.Dir(cfg.Store.Path), "health.json")
+}
+
+func (d *Daemon) writeHealth() {
+	d.mu.Lock()
+	h := Health{Time: time.Now(), MQTTConnected: d.mqtt.Connected(), LastPoll: d.lastPoll, PID: os.Getpid()}
+	d.mu.Unlock()
+	b, _ := json.Marshal(h)
+	path := HealthPath(d.cfg)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err == nil {
+		err = os.Rename(tmp, path)
+		if err != nil {
+			d.log.Debug("health file not written", "err", err)
+		}
+	}
+}
+
+// CheckHealth reads the health file: healthy when it is fresh and MQTT is connected.
+func CheckHealth(cfg *config.Config, now time.Time) error {
+	b, err := os.ReadFile(HealthPath(cfg))
+	if err != nil {
+		return fmt.Errorf("no health file (is the daemon running?): %w", err)
+	}
+	var h Health
+	if err := json.Unmarshal(b, &h); err != nil {
+		return fmt.Errorf("health file unreadable: %w", err)
+	}
+	if age := now.Sub(h.Time); age > 3*HealthInterval {
+		return fmt.Errorf("health file is %s old: the daemon is stuck or stopped", age.Round(time.Second))
+	}
+	if !h.MQTTConnected {
+		return errors.New("not connected to the MQTT broker")
+	}
+	return nil
+}

@@ -1,0 +1,115 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/accountbridge/accountbridge/internal/config"
+	"github.com/accountbridge/accountbridge/internal/logging"
+	"github.com/accountbridge/accountbridge/internal/poller"
+	"github.com/accountbridge/accountbridge/internal/providers"
+)
+
+// Group is a provider kind's coordinator (see providers.Group), ready to run.
+type Group struct {
+	Kind     string
+	Job      string // its poller job and store KV name: "@<kind>"
+	Group    providers.Group
+	Schedule string
+}
+
+// BuildGroups builds the group of every kind that declares one and has enabled accounts.
+// publish may be nil when only validating (`bridge check`).
+func BuildGroups(cfg *config.Config, accounts []Account, log *slog.Logger, red *logging.Redactor,
+	kv func(name string) providers.KV, now func() time.Time, publish func(topic string, payload []byte, retained bool) error) ([]Group, error) {
+	members := map[string][]providers.GroupMember{}
+	var kinds []string
+	for _, a := range accounts {
+		if a.Info.Group == nil {
+			continue
+		}
+		if _, seen := members[a.Info.Kind]; !seen {
+			kinds = append(kinds, a.Info.Kind)
+		}
+		members[a.Info.Kind] = append(members[a.Info.Kind], providers.GroupMember{
+			Account:  providers.Account{ID: a.Config.ID, Provider: a.Config.Provider, Name: a.Config.Name, Proxy: a.Config.Proxy},
+			Provider: a.Provider,
+		})
+	}
+	if publish == nil {
+		publish = func(string, []byte, bool) error { return errors.New("not publishing while validating") }
+	}
+	var groups []Group
+	var errs config.Errors
+	for _, kind := range kinds {
+		info, _ := providers.Lookup(kind)
+		job := "@" + kind
+		var store providers.KV = &providers.MemoryKV{}
+		if kv != nil {
+			store = kv(job)
+		}
+		section := cfg.Section(kind)
+		g, err := info.Group(members[kind], providers.GroupDeps{
+			Logger:  log.With("group", kind),
+			KV:      store,
+			Now:     now,
+			Decode:  func(v any) error { return section.Decode(v, red.AddSecret) },
+			Publish: publish,
+			Secret:  red.AddSecret,
+		})
+		if err != nil {
+			var ce config.Errors
+			if errors.As(err, &ce) {
+				errs = append(errs, ce...)
+			} else {
+				errs = append(errs, config.Error{File: cfg.File, Path: kind, Msg: err.Error()})
+			}
+			continue
+		}
+		spec := info.GroupSchedule
+		if spec == "" {
+			spec = "@every 1m"
+		}
+		groups = append(groups, Group{Kind: kind, Job: job, Group: g, Schedule: spec})
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return groups, nil
+}
+
+// groupJobs are the poller jobs of the groups' own devices.
+func groupJobs(groups []Group) ([]poller.Job, error) {
+	var jobs []poller.Job
+	for _, g := range groups {
+		sched, err := poller.ParseSchedule(g.Schedule)
+		if err != nil {
+			return nil, fmt.Errorf("group %s: %w", g.Kind, err)
+		}
+		jobs = append(jobs, poller.Job{Account: g.Job, Provider: g.Group, Schedule: sched, Jitter: 0})
+	}
+	return jobs, nil
+}
+
+// startGroups subscribes each group to its topics and runs it until ctx ends.
+func (d *Daemon) startGroups(ctx context.Context) {
+	base := d.topics.BaseTopic + "/"
+	for _, g := range d.groups {
+		for _, filter := range g.Group.Topics() {
+			d.mqtt.Handle(base+filter, func(topic string, payload []byte) {
+				g.Group.Handle(ctx, strings.TrimPrefix(topic, base), payload)
+			})
+		}
+		d.wg.Add(1)
+		go func() {
+			defer d.wg.Done()
+			if err := g.Group.Run(ctx); err != nil && ctx.Err() == nil {
+				d.log.Error("group stopped", "group", g.Kind, "err", err)
+			}
+		}()
+	}
+}

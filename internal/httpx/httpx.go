@@ -1,0 +1,147 @@
+// Package httpx is the one place HTTP clients are made, so every provider
+// gets the same timeouts, User-Agent, proxy handling, per-account cookies
+// and a debug log that never shows secrets.
+package httpx
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Version is reported in the default User-Agent; the main package sets it.
+var Version = "dev"
+
+// Defaults for zero Options fields.
+const (
+	DefaultConnectTimeout = 10 * time.Second
+	DefaultTimeout        = 30 * time.Second
+)
+
+// Options configures New. The zero value is usable.
+type Options struct {
+	Provider       string              // e.g. "telecom"; named in the default User-Agent
+	UserAgent      string              // overrides the default (upstreams that want an app-like UA)
+	Proxy          string              // "", or an http://, https://, socks5:// (socks5h://) URL, optionally with user:pass
+	ConnectTimeout time.Duration       // dial + TLS handshake; <= 0 means DefaultConnectTimeout
+	Timeout        time.Duration       // whole request incl. reading the body; <= 0 means DefaultTimeout
+	TLSConfig      *tls.Config         // optional, for servers that need special settings; cloned
+	Logger         *slog.Logger        // nil = no logging
+	Redact         func(string) string // applied to logged URLs and errors; nil = identity
+}
+
+// New returns a client with its own cookie jar (one client per account keeps
+// accounts' sessions apart). It fails only on an unusable proxy setting.
+func New(opts Options) (*http.Client, error) {
+	proxy, err := proxyFunc(opts.Proxy)
+	if err != nil {
+		return nil, err
+	}
+	connectTimeout := opts.ConnectTimeout
+	if connectTimeout <= 0 {
+		connectTimeout = DefaultConnectTimeout
+	}
+	timeout := opts.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	dialer := &net.Dialer{Timeout: connectTimeout, KeepAlive: 30 * time.Second}
+	tr := &http.Transport{
+		Proxy:       proxy,
+		DialContext: dialer.DialContext,
+		// A custom dialer or TLS config turns HTTP/2 off unless forced.
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          10,
+		MaxIdleConnsPerHost:   2, // one account polls one upstream, rarely in parallel
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   connectTimeout,
+		ResponseHeaderTimeout: timeout,
+		ExpectContinueTimeout: time.Second,
+	}
+	if opts.TLSConfig != nil {
+		tr.TLSClientConfig = opts.TLSConfig.Clone() // the transport may modify it (NextProtos)
+	}
+	// A nil PublicSuffixList is fine: each jar only ever sees one provider's hosts.
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		return nil, fmt.Errorf("httpx: cookie jar: %w", err)
+	}
+
+	ua := opts.UserAgent
+	if ua == "" {
+		ua = DefaultUserAgent(opts.Provider)
+	}
+	var rt http.RoundTripper = &uaTransport{next: tr, ua: ua}
+	if opts.Logger != nil {
+		redact := opts.Redact
+		if redact == nil {
+			redact = func(s string) string { return s }
+		}
+		rt = &debugTransport{next: rt, log: opts.Logger, redact: redact}
+	}
+	return &http.Client{Transport: rt, Jar: jar, Timeout: timeout}, nil
+}
+
+// DefaultUserAgent is the User-Agent sent when Options.UserAgent is empty.
+func DefaultUserAgent(provider string) string {
+	if provider == "" {
+		return "accountbridge/" + Version + " (+https://github.com/accountbridge/accountbridge)"
+	}
+	return "accountbridge/" + Version + " (+https://github.com/accountbridge/accountbridge; " + provider + ")"
+}
+
+// proxyFunc turns Options.Proxy into a Transport.Proxy. An empty setting
+// inherits HTTP_PROXY/HTTPS_PROXY/NO_PROXY from the environment, because that
+// is how users configure proxies in Docker and expect them to apply.
+// Errors never include the URL itself: it may carry a proxy password.
+func proxyFunc(raw string) (func(*http.Request) (*url.URL, error), error) {
+	raw = strings.TrimSpace(raw)
+	if raw == "" {
+		return http.ProxyFromEnvironment, nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, errors.New("httpx: invalid proxy URL (want scheme://[user:pass@]host:port)")
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "http", "https", "socks5", "socks5h":
+	case "":
+		return nil, errors.New("httpx: invalid proxy URL: missing scheme (want http://, https:// or socks5://)")
+	default:
+		return nil, fmt.Errorf("httpx: proxy scheme %q not supported (want http, https or socks5)", u.Scheme)
+	}
+	if u.Host == "" || u.Hostname() == "" {
+		return nil, errors.New("httpx: invalid proxy URL: missing host")
+	}
+	return http.ProxyURL(u), nil
+}
+
+// uaTransport sets the User-Agent unless the request already has one.
+type uaTransport struct {
+	next http.RoundTripper
+	ua   string
+}
+
+func (t *uaTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	// A present but empty header is the caller asking for no User-Agent.
+	if _, ok := req.Header["User-Agent"]; ok {
+		return t.next.RoundTrip(req)
+	}
+	// RoundTrippers must not modify the caller's request: shallow copy with
+	// fresh headers.
+	r2 := new(http.Request)
+	*r2 = *req
+	r2.Header = req.Header.Clone()
+	if r2.Header == nil {
+		r2.Header = make(http.Header)
+	}
+	r2.Header.Set("User-Agent", t.ua)
+	return t.next.RoundTrip(r2)
+}

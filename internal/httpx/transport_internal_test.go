@@ -1,0 +1,66 @@
+package httpx
+
+import (
+	"crypto/tls"
+	"log/slog"
+	"net/http"
+	"testing"
+	"time"
+)
+
+// transportOf digs the *http.Transport out of the wrapper chain.
+func transportOf(t *testing.T, c *http.Client) *http.Transport {
+	t.Helper()
+	rt := c.Transport
+	for {
+		switch x := rt.(type) {
+		case *debugTransport:
+			rt = x.next
+		case *uaTransport:
+			rt = x.next
+		case *http.Transport:
+			return x
+		default:
+			t.Fatalf("unexpected transport %T", rt)
+		}
+	}
+}
+
+func TestTransportSettings(t *testing.T) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	c, err := New(Options{ConnectTimeout: 3 * time.Second, Timeout: 7 * time.Second, TLSConfig: cfg, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := transportOf(t, c)
+	if c.Timeout != 7*time.Second || tr.ResponseHeaderTimeout != 7*time.Second {
+		t.Errorf("timeouts: client %v, response header %v", c.Timeout, tr.ResponseHeaderTimeout)
+	}
+	if tr.TLSHandshakeTimeout != 3*time.Second {
+		t.Errorf("TLS handshake timeout %v", tr.TLSHandshakeTimeout)
+	}
+	if tr.MaxIdleConnsPerHost != 2 || tr.IdleConnTimeout != 90*time.Second || !tr.ForceAttemptHTTP2 {
+		t.Errorf("pool settings: %+v", tr)
+	}
+	if tr.TLSClientConfig == cfg || tr.TLSClientConfig.MinVersion != tls.VersionTLS12 {
+		t.Error("TLS config not cloned")
+	}
+	if tr.Proxy == nil {
+		t.Error("empty Proxy must fall back to the environment")
+	}
+	if c.Jar == nil {
+		t.Error("no cookie jar")
+	}
+
+	d, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dtr := transportOf(t, d)
+	if d.Timeout != DefaultTimeout || dtr.TLSHandshakeTimeout != DefaultConnectTimeout {
+		t.Errorf("defaults: %v %v", d.Timeout, dtr.TLSHandshakeTimeout)
+	}
+	if _, ok := d.Transport.(*debugTransport); ok {
+		t.Error("debug transport installed without a logger")
+	}
+}

@@ -1,0 +1,197 @@
+// Package logging builds the daemon's slog loggers and keeps secrets and
+// phone numbers out of every log line they write.
+package logging
+
+import (
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// Mask is what a redacted value is replaced with.
+const Mask = "***"
+
+// minSecretLen is the shortest secret AddSecret accepts: shorter values
+// ("1", "on", "abc") occur everywhere and would mangle unrelated text.
+const minSecretLen = 4
+
+// Redactor replaces registered secret values and masks phone numbers.
+// It is safe for concurrent use; the zero value and a nil *Redactor are
+// usable and only mask phone numbers.
+type Redactor struct {
+	mu    sync.Mutex // serialises AddSecret; readers never take it
+	state atomic.Pointer[redactState]
+}
+
+// redactState is immutable once published, so readers need no lock.
+type redactState struct {
+	gen     uint64   // bumped on every change; handlers use it to notice new secrets
+	secrets []string // deduplicated, longest first
+}
+
+var emptyState = &redactState{}
+
+// NewRedactor returns a Redactor with no secrets.
+func NewRedactor() *Redactor {
+	r := &Redactor{}
+	r.state.Store(emptyState)
+	return r
+}
+
+func (r *Redactor) load() *redactState {
+	if r == nil {
+		return emptyState
+	}
+	if st := r.state.Load(); st != nil {
+		return st
+	}
+	return emptyState
+}
+
+// AddSecret registers a secret value. Values shorter than 4 bytes are
+// ignored. The URL-encoded forms are registered too, because secrets often
+// reach logs inside query strings or form bodies.
+func (r *Redactor) AddSecret(s string) {
+	if r == nil || len(s) < minSecretLen {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	old := r.load()
+	secrets := slices.Clone(old.secrets)
+	added := false
+	for _, v := range []string{s, url.QueryEscape(s), url.PathEscape(s)} {
+		if !slices.Contains(secrets, v) {
+			secrets = append(secrets, v)
+			added = true
+		}
+	}
+	if !added {
+		return
+	}
+	// Longest first: with overlapping secrets the longer one is the more
+	// specific match (see redactSecrets for how overlaps are merged).
+	slices.SortStableFunc(secrets, func(a, b string) int { return len(b) - len(a) })
+	r.state.Store(&redactState{gen: old.gen + 1, secrets: secrets})
+}
+
+// Redact replaces every occurrence of every registered secret with "***"
+// and masks phone numbers. It returns s itself (no allocation) when there is
+// nothing to hide.
+func (r *Redactor) Redact(s string) string {
+	out, _ := r.load().redact(s)
+	return out
+}
+
+// redact reports whether it changed s so callers can skip rebuilding records.
+func (st *redactState) redact(s string) (string, bool) {
+	s1, c1 := st.redactSecrets(s)
+	s2, c2 := maskPhone(s1)
+	return s2, c1 || c2
+}
+
+// redactSecrets masks the union of all occurrences of all secrets. Plain
+// sequential replacement (longest first) could leave a fragment of a secret
+// visible when two secrets overlap in the text; merging the covered byte
+// ranges hides every byte that belongs to any secret.
+func (st *redactState) redactSecrets(s string) (string, bool) {
+	if len(st.secrets) == 0 || len(s) < minSecretLen {
+		return s, false
+	}
+	var spans [][2]int // allocated only when something matches
+	for _, sec := range st.secrets {
+		if len(sec) > len(s) {
+			continue
+		}
+		for i := 0; i <= len(s)-len(sec); {
+			j := strings.Index(s[i:], sec)
+			if j < 0 {
+				break
+			}
+			start := i + j
+			spans = append(spans, [2]int{start, start + len(sec)})
+			i = start + 1 // overlapping occurrences of the same secret count too
+		}
+	}
+	if spans == nil {
+		return s, false
+	}
+	slices.SortFunc(spans, func(a, b [2]int) int { return a[0] - b[0] })
+	var b strings.Builder
+	b.Grow(len(s))
+	last := 0
+	for k := 0; k < len(spans); {
+		start, end := spans[k][0], spans[k][1]
+		k++
+		for k < len(spans) && spans[k][0] <= end {
+			end = max(end, spans[k][1])
+			k++
+		}
+		b.WriteString(s[last:start])
+		b.WriteString(Mask)
+		last = end
+	}
+	b.WriteString(s[last:])
+	return b.String(), true
+}
+
+// MaskPhone masks mainland-China mobile numbers: an 11-digit run 1[3-9]…,
+// not part of a longer digit run, keeps its first 3 and last 4 digits
+// ("18912345678" -> "189****5678"). The country-code forms "8618912345678"
+// and "008618912345678" keep their prefix; "+86 18912345678" is already an
+// 11-digit run. Digit runs of any other shape are left alone, so timestamps
+// and order ids stay readable.
+func MaskPhone(s string) string {
+	out, _ := maskPhone(s)
+	return out
+}
+
+func maskPhone(s string) (string, bool) {
+	var b strings.Builder // stays empty (no allocation) until the first match
+	last := 0
+	for i := 0; i < len(s); {
+		if !isDigit(s[i]) {
+			i++
+			continue
+		}
+		j := i + 1
+		for j < len(s) && isDigit(s[j]) {
+			j++
+		}
+		if p := phoneOffset(s[i:j]); p >= 0 {
+			start := i + p
+			if last == 0 && b.Len() == 0 {
+				b.Grow(len(s))
+			}
+			b.WriteString(s[last : start+3])
+			b.WriteString("****")
+			last = start + 7
+		}
+		i = j
+	}
+	if b.Len() == 0 {
+		return s, false
+	}
+	b.WriteString(s[last:])
+	return b.String(), true
+}
+
+// phoneOffset returns where the 11-digit mobile number starts inside a
+// maximal digit run, or -1 if the run is not a phone number.
+func phoneOffset(run string) int {
+	switch {
+	case len(run) == 11 && isMobile(run):
+		return 0
+	case len(run) == 13 && run[:2] == "86" && isMobile(run[2:]):
+		return 2
+	case len(run) == 15 && run[:4] == "0086" && isMobile(run[4:]):
+		return 4
+	}
+	return -1
+}
+
+func isMobile(d string) bool { return d[0] == '1' && d[1] >= '3' && d[1] <= '9' }
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }

@@ -1,0 +1,174 @@
+package logging_test
+
+import (
+	"testing"
+
+	"github.com/accountbridge/accountbridge/internal/logging"
+)
+
+func TestMaskPhone(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"18912345678", "189****5678"},
+		{"13000000000", "130****0000"},
+		{"19999999999", "199****9999"},
+		{"user 18912345678 logged in", "user 189****5678 logged in"},
+		{"tel:18912345678;", "tel:189****5678;"},
+		{"a18912345678b", "a189****5678b"},
+		{"+86 18912345678", "+86 189****5678"},
+		{"+8618912345678", "+86189****5678"},
+		{"8618912345678", "86189****5678"},
+		{"008618912345678", "0086189****5678"},
+		{"18912345678,13812345678", "189****5678,138****5678"},
+		{"", ""},
+		{"no digits here", "no digits here"},
+		{"12912345678", "12912345678"},     // 1[2] is not a mobile prefix
+		{"11912345678", "11912345678"},     // nor 1[1]
+		{"28912345678", "28912345678"},     // must start with 1
+		{"1700000000000", "1700000000000"}, // 13-digit ms timestamp
+		{"1891234567", "1891234567"},       // 10 digits
+		{"189123456789", "189123456789"},   // 12 digits: part of a longer run
+		{"order 202406011234567890", "order 202406011234567890"},
+		{"8612912345678", "8612912345678"}, // +86 but not a mobile
+		{"8518912345678", "8518912345678"}, // 13 digits, other prefix
+	}
+	for _, tt := range tests {
+		if got := logging.MaskPhone(tt.in); got != tt.want {
+			t.Errorf("MaskPhone(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestRedact(t *testing.T) {
+	r := logging.NewRedactor()
+	r.AddSecret("")
+	r.AddSecret("abc") // too short: would mangle logs
+	r.AddSecret("hunter22")
+	r.AddSecret("hunter22-and-more") // longer secret containing a shorter one
+	r.AddSecret("p@ss w0rd")
+	r.AddSecret("hunter22") // duplicate is harmless
+
+	tests := []struct{ in, want string }{
+		{"plain abc text", "plain abc text"},
+		{"pw=hunter22", "pw=***"},
+		{"hunter22hunter22", "***"},
+		{"x hunter22-and-more y", "x *** y"},
+		{"p@ss w0rd", "***"},
+		{"password=p%40ss+w0rd&x=1", "password=***&x=1"}, // query-escaped form
+		{"/p@ss%20w0rd/", "/***/"},                       // path-escaped form
+		{"hunter22 from 18912345678", "*** from 189****5678"},
+	}
+	for _, tt := range tests {
+		if got := r.Redact(tt.in); got != tt.want {
+			t.Errorf("Redact(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestRedactOverlappingSecretsLeaveNoFragment(t *testing.T) {
+	r := logging.NewRedactor()
+	r.AddSecret("xxab")
+	r.AddSecret("abcdef")
+	if got := r.Redact("<xxabcdef>"); got != "<***>" {
+		t.Errorf("Redact = %q, want %q", got, "<***>")
+	}
+}
+
+func TestNilAndZeroRedactor(t *testing.T) {
+	var nilR *logging.Redactor
+	nilR.AddSecret("ignored-secret")
+	if got := nilR.Redact("18912345678"); got != "189****5678" {
+		t.Errorf("nil Redactor: got %q", got)
+	}
+	var zero logging.Redactor
+	zero.AddSecret("zero-secret")
+	if got := zero.Redact("a zero-secret"); got != "a ***" {
+		t.Errorf("zero Redactor: got %q", got)
+	}
+}
+
+func TestSensitiveKey(t *testing.T) {
+	tests := []struct {
+		name string
+		want bool
+	}{
+		{"password", true},
+		{"Password", true},
+		{"PASSWORD", true},
+		{"passwd", true},
+		{"passWord", true},
+		{"user_password", true},
+		{"token", true},
+		{"access_token", true},
+		{"accessToken", true},
+		{"accesstoken", true},
+		{"userToken", true},
+		{"X-Auth-Token", true},
+		{"XAuthToken", true},
+		{"cookie", true},
+		{"Cookie", true},
+		{"set-cookie", true},
+		{"Set-Cookie", true},
+		{"secret", true},
+		{"client.secret", true},
+		{"appSecret", true},
+		{"key", true},
+		{"api_key", true},
+		{"apikey", true},
+		{"apiKey", true},
+		{"API-KEY", true},
+		{"authorization", true},
+		{"Authorization", true},
+		{"private_key", true},
+		{"sign", true},
+		{"md5Sign", true},
+		{"signature", true},
+		{"key1", true},
+
+		{"", false},
+		{"monkey", false},
+		{"keyboard", false},
+		{"tokenizer", false},
+		{"passenger", false},
+		{"signal", false},
+		{"design", false},
+		{"user", false},
+		{"phone", false},
+		{"account", false},
+		{"status", false},
+		{"url", false},
+		{"secretary", false},
+		{"cookiecutter", false},
+	}
+	for _, tt := range tests {
+		if got := logging.SensitiveKey(tt.name); got != tt.want {
+			t.Errorf("SensitiveKey(%q) = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestRedactNoAllocWhenClean(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts differ under -race")
+	}
+	r := logging.NewRedactor()
+	r.AddSecret("hunter22")
+	s := "poll finished for account home at 1700000000000 in 120ms"
+	if n := testing.AllocsPerRun(100, func() { _ = r.Redact(s) }); n != 0 {
+		t.Errorf("Redact of clean text allocates %v times", n)
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = logging.SensitiveKey("X-Auth-Token") }); n != 0 {
+		t.Errorf("SensitiveKey allocates %v times", n)
+	}
+}
+
+func BenchmarkRedactClean(b *testing.B) {
+	r := logging.NewRedactor()
+	for _, s := range []string{"hunter22", "tok_abcdef123456", "another-secret"} {
+		r.AddSecret(s)
+	}
+	s := "poll finished for account home at 1700000000000 in 120ms, 3 entities changed"
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = r.Redact(s)
+	}
+}
