@@ -1,0 +1,228 @@
+// Command bridge is the accountbridge daemon and its tools.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+	"time"
+
+	"github.com/accountbridge/accountbridge/internal/config"
+	"github.com/accountbridge/accountbridge/internal/daemon"
+	"github.com/accountbridge/accountbridge/internal/demo"
+	"github.com/accountbridge/accountbridge/internal/httpx"
+	"github.com/accountbridge/accountbridge/internal/logging"
+	"github.com/accountbridge/accountbridge/internal/providers"
+	_ "github.com/accountbridge/accountbridge/internal/providers/all"
+	"github.com/accountbridge/accountbridge/internal/supervisor"
+	buildversion "github.com/accountbridge/accountbridge/internal/version"
+)
+
+// version is set with -ldflags "-X main.version=…" by the Makefile and Dockerfile.
+var version = ""
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailure = 1 // the daemon or a poll failed
+	exitConfig  = 2 // usage or configuration error
+)
+
+const usage = `accountbridge: household service accounts → MQTT / Home Assistant
+
+Usage:
+  bridge [run] [-c config.yaml]        run the daemon (the default)
+  bridge check [-c config.yaml]        validate the config and print it with secrets masked
+  bridge once [-c config.yaml] [ID]    poll every account (or account ID) once, print JSON; no MQTT
+  bridge reset [-c config.yaml] ID     lift account ID's quarantine and backoff (takes effect at the next start)
+  bridge health [-c config.yaml]       exit 0 when the running daemon is healthy (Docker healthcheck)
+  bridge demo [--broker URL] [--data DIR]  fake upstreams, a broker and the daemon, all on this machine
+  bridge version                       print the version
+
+Without -c the config is /config/accountbridge.yaml or /data/options.json when one exists
+(Home Assistant app), else config.yaml.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func resolvedVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return buildversion.Version
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	v := resolvedVersion()
+	daemon.Version, httpx.Version = v, v
+	cmd := "run"
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	fs := flag.NewFlagSet("bridge "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	var path string
+	fs.StringVar(&path, "c", "", "config file")
+	fs.StringVar(&path, "config", "", "config file")
+	var demoOpts demo.Options
+	if cmd == "demo" {
+		fs.StringVar(&demoOpts.Broker, "broker", "", "MQTT broker URL (default: embedded on 127.0.0.1:1883, or the broker already there)")
+		fs.StringVar(&demoOpts.DataDir, "data", "", "keep the demo's config and store in this directory (default: a temporary one, removed on exit)")
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitConfig
+	}
+	switch cmd {
+	case "version":
+		fmt.Fprintf(stdout, "accountbridge %s\n", v)
+		return exitOK
+	case "help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	case "run", "check", "once", "health", "reset":
+	case "demo":
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		demoOpts.Out, demoOpts.Log = stdout, stderr
+		if err := demo.Run(ctx, demoOpts); err != nil {
+			fmt.Fprintln(stderr, "demo:", err)
+			return exitFailure
+		}
+		return exitOK
+	default:
+		fmt.Fprintf(stderr, "unknown command %q\n\n%s", cmd, usage)
+		return exitConfig
+	}
+
+	path = config.ResolvePath(path, config.AppConfigPath, config.OptionsPath)
+	cfg, err := config.Load(path, config.LoadOptions{Providers: providers.Kinds()})
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitConfig
+	}
+	red := logging.NewRedactor()
+	log, err := daemon.Logger(cfg, red)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: log: %v\n", path, err)
+		return exitConfig
+	}
+
+	switch cmd {
+	case "check":
+		accounts, err := daemon.BuildAccounts(cfg, log, red, nil, time.Now)
+		if err == nil {
+			_, err = daemon.BuildGroups(cfg, accounts, log, red, nil, time.Now, nil)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return exitConfig
+		}
+		if _, err := daemon.TLSConfig(cfg.MQTT); err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", path, err)
+			return exitConfig
+		}
+		masked, err := cfg.Masked()
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return exitFailure
+		}
+		stdout.Write(masked)
+		fmt.Fprintf(stderr, "%s: config OK (%d accounts)\n", path, len(cfg.Accounts))
+		return exitOK
+
+	case "reset":
+		if fs.NArg() != 1 {
+			fmt.Fprintln(stderr, "usage: bridge reset [-c config.yaml] ACCOUNT")
+			return exitConfig
+		}
+		prev, err := daemon.ResetAccount(context.Background(), cfg, fs.Arg(0))
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return exitFailure
+		}
+		if prev.QuarantineReason != "" {
+			fmt.Fprintf(stdout, "%s: quarantine lifted (was: %s); restart the daemon to poll it again\n", fs.Arg(0), prev.QuarantineReason)
+		} else {
+			fmt.Fprintf(stdout, "%s: was not quarantined; backoff cleared\n", fs.Arg(0))
+		}
+		return exitOK
+
+	case "health":
+		if err := daemon.CheckHealth(cfg, time.Now()); err != nil {
+			fmt.Fprintln(stderr, "unhealthy:", err)
+			return exitFailure
+		}
+		return exitOK
+
+	case "once":
+		only := fs.Arg(0)
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		snaps, err := daemon.PollOnce(ctx, cfg, log, red, only)
+		var ce config.Errors
+		if errors.As(err, &ce) {
+			fmt.Fprintln(stderr, err)
+			return exitConfig
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		for _, s := range snaps {
+			res, perr := daemon.Present(s)
+			if perr != nil {
+				fmt.Fprintln(stderr, perr)
+				return exitFailure
+			}
+			if err := enc.Encode(res); err != nil {
+				fmt.Fprintln(stderr, err)
+				return exitFailure
+			}
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return exitFailure
+		}
+		if len(snaps) == 0 {
+			fmt.Fprintln(stderr, "no enabled accounts in", path)
+		}
+		return exitOK
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := daemon.UseSupervisorBroker(ctx, cfg, log, red, supervisor.DefaultURL, os.Getenv("SUPERVISOR_TOKEN")); err != nil {
+		log.Error("stopped before an MQTT broker was found", "err", err)
+		return exitFailure
+	}
+	d, err := daemon.New(ctx, daemon.Options{Config: cfg, Logger: log, Redactor: red})
+	if err != nil {
+		var ce config.Errors
+		if errors.As(err, &ce) {
+			fmt.Fprintln(stderr, err)
+			return exitConfig
+		}
+		log.Error("cannot start", "err", err)
+		return exitFailure
+	}
+	if err := d.Run(ctx); err != nil {
+		log.Error("stopped with errors", "err", err)
+		return exitFailure
+	}
+	return exitOK
+}
