@@ -1,0 +1,356 @@
+// Package demo runs `bridge demo`: every provider's fake upstream on loopback, an MQTT
+// broker (embedded, or the one already listening, or the one given), a generated config
+// with demo accounts of every provider on fast schedules, and the real daemon
+// (daemon.New / Run, the same code path as `bridge run`). The fakes change over time so
+// there is something to watch: data use grows, the gas meter moves on, a OneCloud box
+// goes offline and comes back, and alerts fire and resolve.
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/accountbridge/accountbridge/internal/config"
+	"github.com/accountbridge/accountbridge/internal/daemon"
+	"github.com/accountbridge/accountbridge/internal/logging"
+	"github.com/accountbridge/accountbridge/internal/mqtt/broker"
+	"github.com/accountbridge/accountbridge/internal/providers"
+	_ "github.com/accountbridge/accountbridge/internal/providers/all" // every provider the demo runs
+)
+
+// DefaultBrokerAddr is where the demo looks for (or starts) its broker.
+const DefaultBrokerAddr = "127.0.0.1:1883"
+
+// Topics the demo publishes under (the production defaults, so the printed
+// mosquitto_sub line and Home Assistant's defaults just work).
+const (
+	BaseTopic       = "accountbridge"
+	DiscoveryPrefix = "homeassistant"
+)
+
+// Options configure Run. The zero value runs the demo as `bridge demo` does.
+type Options struct {
+	// Broker is an MQTT broker URL to use; empty: start an embedded broker on BrokerAddr,
+	// or use the broker already listening there.
+	Broker string
+	// BrokerAddr is the embedded broker's address; default DefaultBrokerAddr. Tests use
+	// "127.0.0.1:0".
+	BrokerAddr string
+	// DataDir keeps the config and the store; empty: a temporary directory removed on exit.
+	DataDir string
+	// Every is the poll schedule of the demo accounts; default 10s.
+	Every time.Duration
+	// OfflineAfter is when the OneCloud box first goes offline; it then toggles every
+	// OfflineAfter. Default 1m.
+	OfflineAfter time.Duration
+	// Out receives the start banner; default os.Stdout.
+	Out io.Writer
+	// Log receives the daemon log; default os.Stderr. LogLevel defaults to info.
+	Log      io.Writer
+	LogLevel string
+	// Ready, when set, is called once everything runs, before the banner is printed.
+	Ready func(Info)
+}
+
+// Info describes a running demo.
+type Info struct {
+	BrokerURL  string
+	Embedded   bool   // the broker is the demo's own
+	ConfigPath string // the generated config
+	DataDir    string
+	Upstreams  []Upstream
+}
+
+// Upstream is one provider's fake as the demo runs it.
+type Upstream struct {
+	Provider string
+	URL      string   // where the fake listens
+	Accounts []string // demo account ids
+	Alive    string   // what changes over time, for the banner
+}
+
+// A provider joins the demo with one entry in providersInDemo and one start function
+// (see telecom.go): start serves its fake on loopback (env.Serve), starts whatever makes
+// it change over time (env.Tick, env.Go), and returns its demo accounts as YAML list
+// items (indented by two spaces, with env.Schedule) plus alert rules for it (same
+// indentation, may be empty).
+type provider struct {
+	kind  string
+	start func(env *Env) (Setup, error)
+}
+
+// Setup is what one provider contributes to the demo.
+type Setup struct {
+	URL        string
+	Accounts   []string // ids
+	AccountsYA string   // YAML list items for `accounts:`
+	RulesYAML  string   // YAML list items for `alerts.rules:`
+	Alive      string
+}
+
+var providersInDemo = []provider{
+	{"telecom", startTelecom},
+	{"gas", startGas},
+	{"onecloud", startOneCloud},
+}
+
+// Env is what a provider's start function gets.
+type Env struct {
+	ctx          context.Context
+	Schedule     string        // e.g. "@every 10s"
+	Every        time.Duration // the poll interval
+	OfflineAfter time.Duration
+
+	mu      sync.Mutex
+	servers []*http.Server
+	wg      sync.WaitGroup
+}
+
+// Serve serves h on a free loopback port until the demo ends and returns its base URL.
+func (e *Env) Serve(h http.Handler) (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	e.mu.Lock()
+	e.servers = append(e.servers, srv)
+	e.mu.Unlock()
+	go func() { _ = srv.Serve(ln) }()
+	return "http://" + ln.Addr().String(), nil
+}
+
+// Go runs fn on its own goroutine; ctx ends when the demo stops, and the demo waits for fn.
+func (e *Env) Go(fn func(ctx context.Context)) {
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		fn(e.ctx)
+	}()
+}
+
+// Tick calls fn every d until the demo stops.
+func (e *Env) Tick(d time.Duration, fn func()) {
+	e.Go(func(ctx context.Context) {
+		t := time.NewTicker(d)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				fn()
+			}
+		}
+	})
+}
+
+func (e *Env) close() {
+	e.mu.Lock()
+	servers := e.servers
+	e.mu.Unlock()
+	for _, s := range servers {
+		_ = s.Close()
+	}
+	e.wg.Wait()
+}
+
+// Run runs the demo until ctx ends, then stops the daemon (offline published, store
+// closed), the fakes and the broker, and removes the temporary data directory.
+func Run(ctx context.Context, o Options) (err error) {
+	if o.BrokerAddr == "" {
+		o.BrokerAddr = DefaultBrokerAddr
+	}
+	if o.Every <= 0 {
+		o.Every = 10 * time.Second
+	}
+	if o.OfflineAfter <= 0 {
+		o.OfflineAfter = time.Minute
+	}
+	if o.Out == nil {
+		o.Out = os.Stdout
+	}
+	if o.Log == nil {
+		o.Log = os.Stderr
+	}
+	if o.LogLevel == "" {
+		o.LogLevel = "info"
+	}
+
+	info := Info{DataDir: o.DataDir}
+	if info.DataDir == "" {
+		dir, err := os.MkdirTemp("", "accountbridge-demo-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		info.DataDir = dir
+	} else if err := os.MkdirAll(info.DataDir, 0o700); err != nil {
+		return err
+	}
+
+	// The broker.
+	info.BrokerURL = o.Broker
+	if info.BrokerURL == "" {
+		b, berr := broker.Start(o.BrokerAddr, nil)
+		switch {
+		case berr == nil:
+			defer b.Close()
+			info.BrokerURL, info.Embedded = b.URL(), true
+		case errors.Is(berr, syscall.EADDRINUSE):
+			url := "tcp://" + o.BrokerAddr
+			if perr := probe(url); perr != nil {
+				return fmt.Errorf("%s is taken by something that does not speak MQTT (%v); stop it or pass --broker URL", o.BrokerAddr, perr)
+			}
+			info.BrokerURL = url
+		default:
+			return fmt.Errorf("cannot start the embedded broker: %w", berr)
+		}
+	}
+
+	// The fakes.
+	fctx, stopFakes := context.WithCancel(context.Background())
+	env := &Env{ctx: fctx, Schedule: "@every " + o.Every.String(), Every: o.Every, OfflineAfter: o.OfflineAfter}
+	defer func() {
+		stopFakes()
+		env.close()
+	}()
+	var accounts, rules strings.Builder
+	for _, p := range providersInDemo {
+		s, err := p.start(env)
+		if err != nil {
+			return fmt.Errorf("demo: %s fake: %w", p.kind, err)
+		}
+		accounts.WriteString(s.AccountsYA)
+		rules.WriteString(s.RulesYAML)
+		info.Upstreams = append(info.Upstreams, Upstream{Provider: p.kind, URL: s.URL, Accounts: s.Accounts, Alive: s.Alive})
+	}
+
+	// The config, written where the user can read it, and loaded like any other.
+	info.ConfigPath = filepath.Join(info.DataDir, "config.yaml")
+	text := Config(info.BrokerURL, filepath.Join(info.DataDir, "accountbridge.db"), o.LogLevel, accounts.String(), rules.String())
+	if err := os.WriteFile(info.ConfigPath, []byte(text), 0o600); err != nil {
+		return err
+	}
+	cfg, err := config.Load(info.ConfigPath, config.LoadOptions{Providers: providers.Kinds()})
+	if err != nil {
+		return fmt.Errorf("demo config: %w", err)
+	}
+	red := logging.NewRedactor()
+	for _, s := range cfg.Secrets {
+		red.AddSecret(s)
+	}
+	log, err := logging.New(o.Log, logging.Options{Level: cfg.Log.Level, Format: cfg.Log.Format, Redactor: red})
+	if err != nil {
+		return err
+	}
+	d, err := daemon.New(ctx, daemon.Options{Config: cfg, Logger: log, Redactor: red})
+	if err != nil {
+		return err
+	}
+	if o.Ready != nil {
+		o.Ready(info)
+	}
+	printBanner(o.Out, info, o)
+	return d.Run(ctx)
+}
+
+// Config renders the demo config.
+func Config(brokerURL, storePath, level, accountsYAML, rulesYAML string) string {
+	if rulesYAML == "" {
+		rulesYAML = "    []\n"
+	}
+	return fmt.Sprintf(`# Generated by bridge demo: every account points at a fake upstream on 127.0.0.1.
+mqtt:
+  broker: %s
+  client_id: accountbridge-demo
+  base_topic: %s
+  discovery_prefix: %s
+  birth_delay: 1s
+store:
+  path: %s
+log:
+  level: %s
+defaults:
+  timeout: 20s
+alerts:
+  offline:
+    for: 30s
+  problem:
+    for: 30s
+  rules:
+%saccounts:
+%s`, brokerURL, BaseTopic, DiscoveryPrefix, storePath, level, rulesYAML, accountsYAML)
+}
+
+// probe reports whether an MQTT broker accepts a connection at url.
+func probe(url string) error {
+	c := paho.NewClient(paho.NewClientOptions().AddBroker(url).
+		SetClientID(fmt.Sprintf("accountbridge-demo-probe-%d", os.Getpid())).
+		SetConnectTimeout(3 * time.Second).SetAutoReconnect(false))
+	t := c.Connect()
+	if !t.WaitTimeout(4 * time.Second) {
+		return errors.New("no MQTT answer")
+	}
+	if err := t.Error(); err != nil {
+		return err
+	}
+	c.Disconnect(100)
+	return nil
+}
+
+func printBanner(w io.Writer, info Info, o Options) {
+	brokerNote := "embedded"
+	if !info.Embedded {
+		brokerNote = "external"
+	}
+	store := info.DataDir + " (removed on exit; --data DIR keeps it)"
+	if o.DataDir != "" {
+		store = info.DataDir + " (kept)"
+	}
+	fmt.Fprintf(w, "accountbridge demo: the real daemon, fake upstreams on 127.0.0.1, every account polled every %s\n", o.Every)
+	fmt.Fprintf(w, "  broker    %s (%s)\n", info.BrokerURL, brokerNote)
+	for _, u := range info.Upstreams {
+		fmt.Fprintf(w, "  %-9s %s, accounts %s: %s\n", u.Provider, u.URL, strings.Join(u.Accounts, ", "), u.Alive)
+	}
+	fmt.Fprintf(w, "  config    %s\n  data      %s\n", info.ConfigPath, store)
+	host := strings.TrimPrefix(info.BrokerURL, "tcp://")
+	sub := "mosquitto_sub"
+	if host != DefaultBrokerAddr {
+		sub += " -h " + hostOf(host) + " -p " + portOf(host)
+	}
+	fmt.Fprintf(w, "Watch it:   %s -v -t '%s/#' -t '%s/#'\n", sub, BaseTopic, DiscoveryPrefix)
+	fmt.Fprintf(w, "Alerts:     %s -v -t '%s/alerts'\n", sub, BaseTopic)
+	fmt.Fprintf(w, "Home Assistant: Settings → Devices & services → Add integration → MQTT, broker %s;\n", host)
+	fmt.Fprintf(w, "  the demo devices appear under MQTT. For an HA on another machine, run the demo with\n")
+	fmt.Fprintf(w, "  --broker tcp://<the broker HA uses>:1883 (the embedded broker listens on 127.0.0.1 only).\n")
+	fmt.Fprintf(w, "Ctrl-C stops it.\n")
+}
+
+func hostOf(hostport string) string {
+	h, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return hostport
+	}
+	return h
+}
+
+func portOf(hostport string) string {
+	_, p, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return "1883"
+	}
+	return p
+}

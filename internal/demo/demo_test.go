@@ -1,0 +1,129 @@
+package demo
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+)
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestDemo runs the demo for real (its own embedded broker on a free port) and watches
+// discovery and states of every provider's device arrive, then stops it cleanly.
+func TestDemo(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, logs syncBuffer
+	ready := make(chan Info, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Options{BrokerAddr: "127.0.0.1:0", Out: &out, Log: &logs, LogLevel: "debug",
+			Ready: func(i Info) { ready <- i }})
+	}()
+	defer func() {
+		if t.Failed() {
+			t.Logf("banner:\n%s\ndaemon log:\n%s", out.String(), logs.String())
+		}
+	}()
+
+	var info Info
+	select {
+	case info = <-ready:
+	case err := <-done:
+		t.Fatalf("demo ended before it was ready: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("demo not ready after 30s")
+	}
+	if !info.Embedded || !strings.HasPrefix(info.BrokerURL, "tcp://127.0.0.1:") {
+		t.Fatalf("broker = %q (embedded %v), want an embedded broker on loopback", info.BrokerURL, info.Embedded)
+	}
+
+	msgs := make(chan paho.Message, 1024)
+	c := paho.NewClient(paho.NewClientOptions().AddBroker(info.BrokerURL).SetClientID("demo-test-watcher").
+		SetOrderMatters(true).SetDefaultPublishHandler(func(_ paho.Client, m paho.Message) { msgs <- m }))
+	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("watcher connect: %v", tok.Error())
+	}
+	defer c.Disconnect(100)
+	if tok := c.SubscribeMultiple(map[string]byte{BaseTopic + "/#": 1, DiscoveryPrefix + "/#": 1}, nil); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("subscribe: %v", tok.Error())
+	}
+
+	// Every provider's main device: discovery, a state and availability online.
+	want := map[string]bool{}
+	for _, dev := range []string{"telecom_mobile", "gas_home", "onecloud_miner"} {
+		want[DiscoveryPrefix+"/device/"+dev+"/config"] = true
+		want[BaseTopic+"/"+dev+"/state"] = true
+		want[BaseTopic+"/"+dev+"/availability"] = true
+	}
+	if len(info.Upstreams) != len(providersInDemo) {
+		t.Errorf("upstreams = %+v, want one per provider", info.Upstreams)
+	}
+	deadline := time.After(60 * time.Second)
+	for len(want) > 0 {
+		select {
+		case m := <-msgs:
+			if !want[m.Topic()] || len(m.Payload()) == 0 {
+				continue
+			}
+			if strings.HasSuffix(m.Topic(), "/availability") && string(m.Payload()) != "online" {
+				continue
+			}
+			delete(want, m.Topic())
+		case <-deadline:
+			t.Fatalf("still missing after 60s: %v", want)
+		}
+	}
+	for _, s := range []string{"mosquitto_sub -h 127.0.0.1 -p ", "accountbridge/#", "homeassistant/#", "MQTT"} {
+		if !strings.Contains(out.String(), s) {
+			t.Errorf("banner lacks %q:\n%s", s, out.String())
+		}
+	}
+
+	// Ctrl-C: the daemon says offline, Run returns without error, the temp dir is gone.
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("demo did not stop within 30s")
+	}
+	sawOffline := false
+	for len(msgs) > 0 && !sawOffline {
+		m := <-msgs
+		sawOffline = m.Topic() == BaseTopic+"/bridge/availability" && string(m.Payload()) == "offline"
+	}
+	if !sawOffline {
+		t.Error("no offline on bridge/availability before the broker stopped")
+	}
+	if _, err := os.Stat(info.DataDir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("temporary data dir %s still there (err %v)", info.DataDir, err)
+	}
+	if !strings.Contains(logs.String(), `"msg":"stopped"`) {
+		t.Error("daemon log lacks its clean stop")
+	}
+}
