@@ -1,0 +1,516 @@
+// Command load is the load scenario: it runs the real daemon (daemon.New / Run: poller,
+// providers, store, MQTT publisher) against the fake upstreams with many generated
+// accounts and reports cycle time, throughput, poll latency, CPU, MQTT traffic, memory
+// and logins per cycle. See docs/benchmarks.md.
+//
+//	go run ./bench/load -accounts 1000 -latency 50ms -concurrency 64 -cycles 2 -broker tcp://127.0.0.1:1883
+//
+// The fakes (and the embedded broker, when no -broker is given) run in a child process
+// of this program, so CPU and RSS are the daemon's alone. Everything listens on 127.0.0.1.
+package main
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	_ "github.com/mattn/go-sqlite3"
+
+	"github.com/accountbridge/accountbridge/internal/config"
+	"github.com/accountbridge/accountbridge/internal/daemon"
+	"github.com/accountbridge/accountbridge/internal/logging"
+	"github.com/accountbridge/accountbridge/internal/providers"
+	_ "github.com/accountbridge/accountbridge/internal/providers/all"
+)
+
+// loadConfig is what the flags say; the host child gets it as JSON.
+type loadConfig struct {
+	Accounts    int
+	Kinds       []string
+	Latency     time.Duration
+	LatencyOn   string // poll | request
+	Concurrency int
+	Cycles      int
+	Interval    time.Duration
+	Broker      string
+	Idle        time.Duration
+}
+
+func main() {
+	if len(os.Args) == 3 && os.Args[1] == "-host" {
+		var cfg loadConfig
+		if err := json.Unmarshal([]byte(os.Args[2]), &cfg); err != nil {
+			fmt.Fprintln(os.Stderr, "host:", err)
+			os.Exit(2)
+		}
+		if err := runHost(cfg); err != nil {
+			fmt.Fprintln(os.Stderr, "host:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	var cfg loadConfig
+	var provider, jsonOut, cpuProfile, memProfile string
+	flag.IntVar(&cfg.Accounts, "accounts", 100, "number of accounts")
+	flag.StringVar(&provider, "provider", "mixed", "mixed (telecom, gas, onecloud in turn) or one provider")
+	flag.DurationVar(&cfg.Latency, "latency", 50*time.Millisecond, "upstream latency added by the fakes")
+	flag.StringVar(&cfg.LatencyOn, "latency-on", "poll", "poll: on the one call every poll makes once (lower bound = accounts × latency ÷ concurrency); request: on every request")
+	flag.IntVar(&cfg.Concurrency, "concurrency", 64, "defaults.concurrency: polls in flight at once")
+	flag.IntVar(&cfg.Cycles, "cycles", 2, "full cycles to measure (the first logs in, later ones reuse sessions)")
+	flag.DurationVar(&cfg.Interval, "interval", 0, "poll schedule (@every); default: long enough for a cycle to finish before the next")
+	flag.StringVar(&cfg.Broker, "broker", "", "MQTT broker URL (default: an embedded broker)")
+	flag.DurationVar(&cfg.Idle, "idle", 0, "after the cycles, keep running this long and report RSS again (idle RSS)")
+	flag.StringVar(&jsonOut, "json", "", "also write the results as JSON to this file")
+	flag.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the cycles")
+	flag.StringVar(&memProfile, "memprofile", "", "write a heap profile at the end of the cycles")
+	flag.Parse()
+	switch provider {
+	case "mixed":
+		cfg.Kinds = []string{"telecom", "gas", "onecloud"}
+	case "telecom", "gas", "onecloud":
+		cfg.Kinds = []string{provider}
+	default:
+		fmt.Fprintf(os.Stderr, "-provider %q: want mixed, telecom, gas or onecloud\n", provider)
+		os.Exit(2)
+	}
+	if cfg.LatencyOn != "poll" && cfg.LatencyOn != "request" {
+		fmt.Fprintln(os.Stderr, "-latency-on: want poll or request")
+		os.Exit(2)
+	}
+	if cfg.Broker != "" && !strings.HasPrefix(cfg.Broker, "tcp://127.0.0.1:") {
+		fmt.Fprintln(os.Stderr, "-broker: load traffic goes to 127.0.0.1 only (tcp://127.0.0.1:PORT)")
+		os.Exit(2)
+	}
+	if cfg.Accounts < 1 || cfg.Accounts > 100000 || cfg.Cycles < 1 || cfg.Cycles > 20 || cfg.Concurrency < 1 {
+		fmt.Fprintln(os.Stderr, "want 1 ≤ accounts ≤ 100000, 1 ≤ cycles ≤ 20, concurrency ≥ 1")
+		os.Exit(2)
+	}
+	if cfg.Interval == 0 {
+		lb := time.Duration(cfg.Accounts) * cfg.Latency / time.Duration(cfg.Concurrency)
+		if cfg.LatencyOn == "request" {
+			lb *= 6
+		}
+		cfg.Interval = max(10*time.Second, 3*lb+time.Duration(cfg.Accounts)*time.Millisecond+5*time.Second).Round(time.Second)
+	}
+	res, err := run(cfg, cpuProfile, memProfile)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "load:", err)
+		os.Exit(1)
+	}
+	res.print(os.Stdout)
+	if jsonOut != "" {
+		b, _ := json.MarshalIndent(res, "", "  ")
+		if err := os.WriteFile(jsonOut, b, 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, "load:", err)
+			os.Exit(1)
+		}
+	}
+}
+
+// cycleResult is one full cycle.
+type cycleResult struct {
+	N              int     `json:"n"`
+	Polls          int     `json:"polls"`
+	Failed         int     `json:"failed"`
+	Seconds        float64 `json:"seconds"`     // first poll start → last poll end
+	LowerBound     float64 `json:"lower_bound"` // delayed requests × latency ÷ concurrency
+	PollsPerSecond float64 `json:"polls_per_second"`
+	P50            float64 `json:"p50_ms"` // poll latency
+	P95            float64 `json:"p95_ms"`
+	P99            float64 `json:"p99_ms"`
+	CPUSeconds     float64 `json:"cpu_seconds"`
+	CPUPer1000     float64 `json:"cpu_seconds_per_1000_polls"`
+	Messages       int64   `json:"messages"`
+	Bytes          int64   `json:"bytes"`
+	ByKind         map[string]int64
+	StateChanged   int64 `json:"state_changed"`
+	StateLastPoll  int64 `json:"state_last_poll_only"`
+	StateFirst     int64 `json:"state_first"`
+	Logins         int   `json:"logins"`
+	Requests       int   `json:"requests"`
+	RSSMB          float64
+}
+
+type result struct {
+	Config      loadConfig
+	GoMaxProcs  int
+	BaselineMB  float64 // RSS before the daemon was built
+	Cycles      []cycleResult
+	PeakMB      float64 // VmHWM
+	SteadyMB    float64 // VmRSS after the last cycle
+	IdleMB      float64 // VmRSS after -idle
+	IdleSeconds float64
+	IdleMsgs    int64
+}
+
+func (r *result) print(w io.Writer) {
+	c := r.Config
+	fmt.Fprintf(w, "accounts %d (%s), latency %s on each %s, concurrency %d, schedule @every %s, broker %s, GOMAXPROCS %d\n",
+		c.Accounts, strings.Join(c.Kinds, "+"), c.Latency, c.LatencyOn, c.Concurrency, c.Interval, orEmbedded(c.Broker), r.GoMaxProcs)
+	fmt.Fprintf(w, "%-6s %7s %9s %9s %6s %9s %7s %7s %7s %9s %9s %7s %10s %8s %7s %7s\n",
+		"cycle", "polls", "time s", "bound s", "ratio", "polls/s", "p50 ms", "p95 ms", "p99 ms", "cpu s", "cpu/1k s", "msgs", "bytes", "states", "lp-only", "logins")
+	for _, x := range r.Cycles {
+		ratio := 0.0
+		if x.LowerBound > 0 {
+			ratio = x.Seconds / x.LowerBound
+		}
+		fmt.Fprintf(w, "%-6d %7d %9.2f %9.2f %6.2f %9.0f %7.1f %7.1f %7.1f %9.2f %9.3f %7d %10d %8d %7d %7d\n",
+			x.N, x.Polls, x.Seconds, x.LowerBound, ratio, x.PollsPerSecond, x.P50, x.P95, x.P99, x.CPUSeconds, x.CPUPer1000,
+			x.Messages, x.Bytes, x.StateChanged+x.StateFirst, x.StateLastPoll, x.Logins)
+		if x.Failed > 0 {
+			fmt.Fprintf(w, "       %d polls failed\n", x.Failed)
+		}
+		fmt.Fprintf(w, "       messages by kind: %v\n", x.ByKind)
+	}
+	fmt.Fprintf(w, "RSS: baseline %.1f MB, peak %.1f MB, steady %.1f MB (%.1f KB per account above baseline)",
+		r.BaselineMB, r.PeakMB, r.SteadyMB, (r.SteadyMB-r.BaselineMB)*1024/float64(c.Accounts))
+	if r.IdleSeconds > 0 {
+		fmt.Fprintf(w, ", after %.0f s more: %.1f MB (%d messages meanwhile)", r.IdleSeconds, r.IdleMB, r.IdleMsgs)
+	}
+	fmt.Fprintln(w)
+}
+
+func orEmbedded(s string) string {
+	if s == "" {
+		return "embedded (in the host process)"
+	}
+	return s
+}
+
+func run(cfg loadConfig, cpuProfile, memProfile string) (*result, error) {
+	res := &result{Config: cfg, GoMaxProcs: runtime.GOMAXPROCS(0)}
+	res.BaselineMB = procStatus("VmRSS")
+
+	// The host child: fakes (+ embedded broker) + counting MQTT proxy.
+	arg, _ := json.Marshal(cfg)
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	child := exec.Command(self, "-host", string(arg))
+	child.Stderr = os.Stderr
+	stdin, _ := child.StdinPipe()
+	stdout, _ := child.StdoutPipe()
+	if err := child.Start(); err != nil {
+		return nil, err
+	}
+	defer func() {
+		stdin.Close()
+		_ = child.Wait()
+	}()
+	var host hostInfo
+	line, err := bufio.NewReader(stdout).ReadBytes('\n')
+	if err != nil {
+		return nil, fmt.Errorf("host did not start: %w", err)
+	}
+	if err := json.Unmarshal(line, &host); err != nil {
+		return nil, err
+	}
+	hc := &hostClient{url: host.StatsURL}
+
+	dir, err := os.MkdirTemp("", "accountbridge-load-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	dbPath := filepath.Join(dir, "accountbridge.db")
+	text := configText(cfg, host, dbPath)
+	cfgPath := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(cfgPath, []byte(text), 0o600); err != nil {
+		return nil, err
+	}
+	conf, err := config.Load(cfgPath, config.LoadOptions{Providers: providers.Kinds()})
+	if err != nil {
+		return nil, err
+	}
+	red := logging.NewRedactor()
+	for _, s := range conf.Secrets {
+		red.AddSecret(s)
+	}
+	log, err := logging.New(os.Stderr, logging.Options{Level: "warn", Format: "json", Redactor: red})
+	if err != nil {
+		return nil, err
+	}
+
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return nil, err
+		}
+		defer pprof.StopCPUProfile()
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	before, err := hc.stats()
+	if err != nil {
+		return nil, err
+	}
+	cpu0 := cpuSeconds()
+	d, err := daemon.New(ctx, daemon.Options{Config: conf, Logger: log, Redactor: red})
+	if err != nil {
+		return nil, err
+	}
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	stopped := false
+	stop := func() error {
+		if stopped {
+			return nil
+		}
+		stopped = true
+		cancel()
+		return <-done
+	}
+	defer stop()
+
+	// The same connection settings as the store's read pool (a mode=ro connection does
+	// not share the WAL index properly and would see stale data).
+	db, err := sql.Open("sqlite3", "file:"+dbPath+"?_journal_mode=WAL&_busy_timeout=5000&_query_only=true")
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+
+	lastID := int64(0)
+	for k := 1; k <= cfg.Cycles; k++ {
+		// A cycle is over when every account has recorded its k-th run; the runs are
+		// recorded after the snapshot is published and stored.
+		deadline := time.Now().Add(cfg.Interval*2 + time.Duration(cfg.Accounts)*10*time.Millisecond + time.Minute)
+		var runs []runRow
+		for {
+			var n int
+			if err := db.QueryRow(`SELECT count(*) FROM runs WHERE id > ? AND account != 'bridge'`, lastID).Scan(&n); err != nil || n < cfg.Accounts {
+				n = 0
+			}
+			if n == 0 {
+				if time.Now().After(deadline) {
+					return nil, fmt.Errorf("cycle %d: not done by %s", k, deadline.Format(time.TimeOnly))
+				}
+				select {
+				case err := <-done:
+					stopped = true
+					return nil, fmt.Errorf("daemon stopped: %v", err)
+				case <-time.After(50 * time.Millisecond):
+				}
+				continue
+			}
+			rows, err := readRuns(db, lastID)
+			if err != nil && !errors.Is(err, errBusy) {
+				return nil, err
+			}
+			runs = rows
+			if len(runs) >= cfg.Accounts {
+				break
+			}
+			if time.Now().After(deadline) {
+				return nil, fmt.Errorf("cycle %d: only %d of %d polls done by %s", k, len(runs), cfg.Accounts, deadline.Format(time.TimeOnly))
+			}
+			select {
+			case err := <-done:
+				stopped = true
+				return nil, fmt.Errorf("daemon stopped: %v", err)
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+		runs = runs[:cfg.Accounts]
+		cpu1 := cpuSeconds()
+		after, err := hc.stats()
+		if err != nil {
+			return nil, err
+		}
+		c := summarize(k, runs, before, after, cpu1-cpu0, cfg)
+		c.RSSMB = procStatus("VmRSS")
+		res.Cycles = append(res.Cycles, c)
+		fmt.Fprintf(os.Stderr, "cycle %d done: %.2f s, %d polls, host %+v\n", k, c.Seconds, c.Polls, after)
+		lastID = runs[len(runs)-1].id
+		before, cpu0 = after, cpu1
+	}
+	if cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
+	if memProfile != "" {
+		f, err := os.Create(memProfile)
+		if err != nil {
+			return nil, err
+		}
+		runtime.GC()
+		_ = pprof.WriteHeapProfile(f)
+		f.Close()
+	}
+	res.SteadyMB = procStatus("VmRSS")
+	if cfg.Idle > 0 {
+		t0 := time.Now()
+		select {
+		case <-time.After(cfg.Idle):
+		case err := <-done:
+			stopped = true
+			return nil, fmt.Errorf("daemon stopped: %v", err)
+		}
+		res.IdleSeconds = time.Since(t0).Seconds()
+		res.IdleMB = procStatus("VmRSS")
+		if s, err := hc.stats(); err == nil {
+			res.IdleMsgs = s.Messages - before.Messages
+		}
+	}
+	res.PeakMB = procStatus("VmHWM")
+	if err := stop(); err != nil {
+		return nil, fmt.Errorf("daemon stopped with errors: %w", err)
+	}
+	return res, nil
+}
+
+func configText(cfg loadConfig, host hostInfo, dbPath string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `mqtt:
+  broker: %s
+  client_id: accountbridge-load-%d
+  base_topic: abload
+  discovery_prefix: abload_ha
+store:
+  path: %s
+log:
+  level: warn
+defaults:
+  schedule: "@every %s"
+  jitter: 0s
+  timeout: 120s
+  concurrency: %d
+accounts:
+`, host.BrokerURL, os.Getpid(), dbPath, cfg.Interval, cfg.Concurrency)
+	key := "      " + strings.ReplaceAll(strings.TrimSpace(host.TelecomKey), "\n", "\n      ")
+	for _, a := range planAccounts(cfg.Accounts, cfg.Kinds) {
+		switch a.Kind {
+		case "telecom":
+			fmt.Fprintf(&b, "  - id: %s\n    provider: telecom\n    phone: \"%s\"\n    password: \"%s\"\n    base_url: %s\n    login_url: %s\n    rsa_public_key: |\n%s\n",
+				a.ID, telecomPhone(a.N), telecomPassword, host.TelecomURL, host.TelecomURL, key)
+		case "gas":
+			fmt.Fprintf(&b, "  - id: %s\n    provider: gas\n    user_code: \"%s\"\n    mobile: \"%s\"\n    password: \"secret-pass-1\"\n    base_url: %s/a/%d\n",
+				a.ID, gasUserCode(a.N), gasMobile(a.N), host.GasURL, a.N)
+		case "onecloud":
+			fmt.Fprintf(&b, "  - id: %s\n    provider: onecloud\n    phone: \"%s\"\n    password: \"123456\"\n    account_base_url: %s/a/%d\n    control_base_url: %s/a/%d\n",
+				a.ID, onecloudPhone(a.N), host.OneCloudURL, a.N, host.OneCloudURL, a.N)
+		}
+	}
+	return b.String()
+}
+
+type runRow struct {
+	id       int64
+	started  int64
+	duration int64
+	ok       bool
+}
+
+var errBusy = errors.New("busy")
+
+func readRuns(db *sql.DB, after int64) ([]runRow, error) {
+	rows, err := db.Query(`SELECT id, started, duration_ns, ok FROM runs WHERE id > ? AND account != 'bridge' ORDER BY id`, after)
+	if err != nil {
+		if strings.Contains(err.Error(), "no such table") || strings.Contains(err.Error(), "locked") || strings.Contains(err.Error(), "busy") {
+			return nil, errBusy
+		}
+		return nil, err
+	}
+	defer rows.Close()
+	var out []runRow
+	for rows.Next() {
+		var r runRow
+		if err := rows.Scan(&r.id, &r.started, &r.duration, &r.ok); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+func summarize(k int, runs []runRow, before, after hostStats, cpu float64, cfg loadConfig) cycleResult {
+	c := cycleResult{N: k, Polls: len(runs), CPUSeconds: cpu, ByKind: map[string]int64{}}
+	first, last := runs[0].started, runs[0].started+runs[0].duration
+	lat := make([]float64, 0, len(runs))
+	for _, r := range runs {
+		first = min(first, r.started)
+		last = max(last, r.started+r.duration)
+		lat = append(lat, float64(r.duration)/1e6)
+		if !r.ok {
+			c.Failed++
+		}
+	}
+	slices.Sort(lat)
+	pct := func(p float64) float64 { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
+	c.P50, c.P95, c.P99 = pct(0.50), pct(0.95), pct(0.99)
+	c.Seconds = float64(last-first) / 1e9
+	c.PollsPerSecond = float64(c.Polls) / c.Seconds
+	c.CPUPer1000 = cpu / float64(c.Polls) * 1000
+	c.LowerBound = float64(after.Delayed-before.Delayed) * cfg.Latency.Seconds() / float64(cfg.Concurrency)
+	c.Messages, c.Bytes = after.Messages-before.Messages, after.Bytes-before.Bytes
+	for kind, v := range after.ByKind {
+		if d := v - before.ByKind[kind]; d > 0 {
+			c.ByKind[kind] = d
+		}
+	}
+	c.StateChanged = after.StateChanges - before.StateChanges
+	c.StateLastPoll = after.StateLastPoll - before.StateLastPoll
+	c.StateFirst = after.StateFirstSeen - before.StateFirstSeen
+	c.Logins = after.Logins - before.Logins
+	c.Requests = after.Requests - before.Requests
+	return c
+}
+
+// procStatus reads a "kB" field of /proc/self/status, in MB.
+func procStatus(field string) float64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
+			var kb float64
+			fmt.Sscanf(strings.TrimSpace(rest), "%f", &kb)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
+// hostClient reads the host's counters.
+type hostClient struct{ url string }
+
+func (h *hostClient) stats() (hostStats, error) {
+	var s hostStats
+	resp, err := http.Get(h.url + "/stats")
+	if err != nil {
+		return s, err
+	}
+	defer resp.Body.Close()
+	err = json.NewDecoder(resp.Body).Decode(&s)
+	return s, err
+}
