@@ -1,0 +1,153 @@
+package sms
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/accountbridge/accountbridge/internal/providers"
+)
+
+// wait bounds every wait of these tests: a deadline for failing, not a timing assertion.
+const wait = 15 * time.Second
+
+// newPlatform builds a platform account from settings.
+func newPlatform(t testing.TB, id string, s Settings) *Platform {
+	t.Helper()
+	p, err := New(providers.Account{ID: id, Provider: Kind, Decode: func(v any) error {
+		*v.(*Settings) = s
+		return nil
+	}}, providers.Deps{KV: &providers.MemoryKV{}})
+	if err != nil {
+		t.Fatalf("New(%s): %v", id, err)
+	}
+	return p.(*Platform)
+}
+
+// pub is one message the router published.
+type pub struct {
+	Topic string
+	Msg   Message
+	Raw   string
+}
+
+// publisher records the router's messages; it fails the first `failures` publishes.
+type publisher struct {
+	mu       sync.Mutex
+	msgs     []pub
+	failures int
+	ch       chan pub
+}
+
+func newPublisher() *publisher { return &publisher{ch: make(chan pub, 1000)} }
+
+func (p *publisher) publish(topic string, payload []byte, retained bool) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if retained {
+		panic("order messages must not be retained")
+	}
+	if p.failures > 0 {
+		p.failures--
+		return context.DeadlineExceeded
+	}
+	var m Message
+	if err := json.Unmarshal(payload, &m); err != nil {
+		panic(err)
+	}
+	x := pub{topic, m, string(payload)}
+	p.msgs = append(p.msgs, x)
+	p.ch <- x
+	return nil
+}
+
+func (p *publisher) all() []pub {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]pub(nil), p.msgs...)
+}
+
+// next waits for the next message whose status is one of statuses.
+func (p *publisher) next(t testing.TB, statuses ...string) pub {
+	t.Helper()
+	deadline := time.After(wait)
+	for {
+		select {
+		case m := <-p.ch:
+			for _, s := range statuses {
+				if m.Msg.Status == s {
+					return m
+				}
+			}
+		case <-deadline:
+			t.Fatalf("no %v message within %s; got %v", statuses, wait, p.all())
+			return pub{}
+		}
+	}
+}
+
+// count counts messages of a request with status.
+func (p *publisher) count(rid, status string) int {
+	n := 0
+	for _, m := range p.all() {
+		if m.Msg.RequestID == rid && m.Msg.Status == status {
+			n++
+		}
+	}
+	return n
+}
+
+// testRouter is a running router over platforms.
+type testRouter struct {
+	*Router
+	pub    *publisher
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func fastSettings() RouterSettings {
+	return RouterSettings{CodePollInterval: 5 * time.Millisecond, CodeTimeout: 10 * time.Second}
+}
+
+func newRouter(t testing.TB, kv providers.KV, set RouterSettings, ps ...*Platform) *Router {
+	t.Helper()
+	var members []providers.GroupMember
+	for _, p := range ps {
+		members = append(members, providers.GroupMember{Account: providers.Account{ID: p.ID(), Provider: Kind}, Provider: p})
+	}
+	g, err := NewRouter(members, providers.GroupDeps{KV: kv, Decode: func(v any) error {
+		*v.(*RouterSettings) = set
+		return nil
+	}})
+	if err != nil {
+		t.Fatalf("NewRouter: %v", err)
+	}
+	return g.(*Router)
+}
+
+func startRouter(t testing.TB, kv providers.KV, set RouterSettings, ps ...*Platform) *testRouter {
+	t.Helper()
+	r := newRouter(t, kv, set, ps...)
+	pb := newPublisher()
+	r.deps.Publish = pb.publish
+	ctx, cancel := context.WithCancel(context.Background())
+	tr := &testRouter{Router: r, pub: pb, cancel: cancel, done: make(chan error, 1)}
+	go func() { tr.done <- r.Run(ctx) }()
+	t.Cleanup(tr.stop)
+	return tr
+}
+
+func (tr *testRouter) stop() {
+	tr.cancel()
+	<-tr.done
+	tr.done <- nil // later stops return at once
+}
+
+func (tr *testRouter) order(req string) {
+	tr.Handle(context.Background(), TopicOrder, []byte(req))
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }

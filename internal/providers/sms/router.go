@@ -1,0 +1,531 @@
+package sms
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/accountbridge/accountbridge/internal/providers"
+)
+
+// Defaults of the `sms:` section.
+const (
+	DefaultStrategy         = StrategyPrice
+	DefaultMaxPlatformTries = 3
+	DefaultCodePollInterval = 20 * time.Second
+	DefaultCodeTimeout      = 10 * time.Minute
+	DefaultCountriesTTL     = 24 * time.Hour
+	DefaultPricesTTL        = time.Hour
+	DefaultHealthTTL        = 5 * time.Minute
+	DefaultMaxActiveOrders  = 20
+	DefaultOrderRetention   = 7 * 24 * time.Hour
+	// parallelCalls bounds the upstream calls the router makes at once.
+	parallelCalls = 4
+	// publishRetry is the longest wait before publishing a kept message again.
+	publishRetry = 2 * time.Second
+)
+
+// Topics of the ordering protocol, relative to <base>.
+const (
+	TopicOrder       = "sms/order"
+	topicOrderPrefix = "sms/order/"
+)
+
+// RouterDeviceID is the id of the SMS router device.
+var RouterDeviceID = providers.DeviceID(Kind, "router")
+
+// Pair is a (service, country) in the router's codes: SMS-Activate service codes (tg,
+// wa, vk…) and ISO 3166 country codes (us, gb, ru…), lowercase.
+type Pair struct {
+	Service string `yaml:"service" json:"service"`
+	Country string `yaml:"country" json:"country"`
+}
+
+// RouterSettings is the top-level `sms:` section.
+type RouterSettings struct {
+	Watch            []Pair        `yaml:"watch"`
+	DefaultStrategy  string        `yaml:"default_strategy"`
+	MaxPlatformTries int           `yaml:"max_platform_tries"`
+	CodePollInterval time.Duration `yaml:"code_poll_interval"`
+	CodeTimeout      time.Duration `yaml:"code_timeout"`
+	// MaxDailySpend caps what the router buys per day (local time), in Currency; 0 = no limit.
+	MaxDailySpend float64 `yaml:"max_daily_spend"`
+	// Currency is what prices are compared, max_price and max_daily_spend are in; default:
+	// the platforms' currency when they all share one.
+	Currency string `yaml:"currency"`
+	// Rates converts each other platform currency to Currency: 1 unit = rate units.
+	Rates           map[string]float64 `yaml:"rates"`
+	CountriesTTL    time.Duration      `yaml:"countries_ttl"`
+	PricesTTL       time.Duration      `yaml:"prices_ttl"`
+	HealthTTL       time.Duration      `yaml:"health_ttl"`
+	MaxActiveOrders int                `yaml:"max_active_orders"`
+	OrderRetention  time.Duration      `yaml:"order_retention"`
+}
+
+// Router is the group of the sms kind: the router device, and ordering over MQTT.
+type Router struct {
+	set       RouterSettings
+	platforms []*Platform
+	byID      map[string]*Platform
+	deps      providers.GroupDeps
+	log       *slog.Logger
+	now       func() time.Time
+	sem       chan struct{}
+	kick      chan struct{}
+
+	rngMu sync.Mutex
+	rng   *rand.Rand
+
+	mu       sync.Mutex
+	loaded   bool
+	orders   map[string]*order
+	workers  map[string]chan struct{}
+	reserved float64
+	wg       sync.WaitGroup
+	running  bool
+}
+
+// NewRouter builds the router over every platform account. It does no I/O.
+func NewRouter(members []providers.GroupMember, deps providers.GroupDeps) (providers.Group, error) {
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	if deps.KV == nil {
+		deps.KV = &providers.MemoryKV{}
+	}
+	if deps.Publish == nil {
+		deps.Publish = func(string, []byte, bool) error { return errors.New("no publisher") }
+	}
+	var s RouterSettings
+	if deps.Decode != nil {
+		if err := deps.Decode(&s); err != nil {
+			return nil, err
+		}
+	}
+	r := &Router{deps: deps, log: deps.Logger, now: deps.Now, byID: map[string]*Platform{},
+		sem: make(chan struct{}, parallelCalls), kick: make(chan struct{}, 1),
+		rng: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x5eed)), workers: map[string]chan struct{}{}}
+	for _, m := range members {
+		p, ok := m.Provider.(*Platform)
+		if !ok {
+			return nil, fmt.Errorf("account %s is not an SMS platform", m.Account.ID)
+		}
+		r.platforms = append(r.platforms, p)
+		r.byID[p.ID()] = p
+	}
+	var problems []string
+	add := func(f string, args ...any) { problems = append(problems, fmt.Sprintf(f, args...)) }
+	if s.DefaultStrategy == "" {
+		s.DefaultStrategy = DefaultStrategy
+	} else if !validStrategy(s.DefaultStrategy) {
+		add("sms.default_strategy must be one of %s, got %q", strings.Join(Strategies, ", "), s.DefaultStrategy)
+	}
+	if s.MaxPlatformTries == 0 {
+		s.MaxPlatformTries = DefaultMaxPlatformTries
+	} else if s.MaxPlatformTries < 0 {
+		add("sms.max_platform_tries must be at least 1")
+	}
+	if s.MaxActiveOrders == 0 {
+		s.MaxActiveOrders = DefaultMaxActiveOrders
+	} else if s.MaxActiveOrders < 0 {
+		add("sms.max_active_orders must be at least 1")
+	}
+	dur := func(name string, d *time.Duration, def time.Duration) {
+		if *d == 0 {
+			*d = def
+		} else if *d < 0 {
+			add("sms.%s must be positive, got %s", name, *d)
+		}
+	}
+	dur("code_poll_interval", &s.CodePollInterval, DefaultCodePollInterval)
+	dur("code_timeout", &s.CodeTimeout, DefaultCodeTimeout)
+	dur("countries_ttl", &s.CountriesTTL, DefaultCountriesTTL)
+	dur("prices_ttl", &s.PricesTTL, DefaultPricesTTL)
+	dur("health_ttl", &s.HealthTTL, DefaultHealthTTL)
+	dur("order_retention", &s.OrderRetention, DefaultOrderRetention)
+	if s.MaxDailySpend < 0 {
+		add("sms.max_daily_spend must not be negative (0 = no limit)")
+	}
+	seen := map[Pair]bool{}
+	for i := range s.Watch {
+		w := &s.Watch[i]
+		w.Service, w.Country = strings.ToLower(strings.TrimSpace(w.Service)), strings.ToLower(strings.TrimSpace(w.Country))
+		if w.Service == "" || w.Country == "" {
+			add("sms.watch[%d] needs both `service` (e.g. tg) and `country` (e.g. us)", i)
+		}
+		if seen[*w] {
+			add("sms.watch[%d] repeats %s/%s", i, w.Service, w.Country)
+		}
+		seen[*w] = true
+	}
+	if s.Currency == "" {
+		curs := map[string]bool{}
+		for _, p := range r.platforms {
+			curs[p.Currency()] = true
+		}
+		switch {
+		case len(curs) == 1:
+			for c := range curs {
+				s.Currency = c
+			}
+		case len(curs) > 1:
+			add("the SMS platforms report in different currencies (%s): set sms.currency (what prices are compared in) and sms.rates for the others",
+				strings.Join(sortedKeys(curs), ", "))
+		}
+	}
+	for _, p := range r.platforms {
+		if c := p.Currency(); c != s.Currency && s.Currency != "" {
+			if rate, ok := s.Rates[c]; !ok || rate <= 0 {
+				add("sms.rates needs a positive rate for %s (account %s): how many %s one %s is worth", c, p.ID(), s.Currency, c)
+			}
+		}
+	}
+	if len(problems) > 0 {
+		return nil, errors.New(strings.Join(problems, "; "))
+	}
+	r.set = s
+	cfg := platformConfig{watch: s.Watch, pricesTTL: s.PricesTTL, countriesTTL: s.CountriesTTL}
+	for _, p := range r.platforms {
+		p.attach(cfg, r.platformStats)
+	}
+	return r, nil
+}
+
+// Settings returns the effective settings (defaults applied).
+func (r *Router) Settings() RouterSettings { return r.set }
+
+// toRouter converts an amount in cur to the router's currency.
+func (r *Router) toRouter(v float64, cur string) float64 {
+	if cur == r.set.Currency {
+		return v
+	}
+	return v * r.set.Rates[cur]
+}
+
+func (r *Router) fromRouter(v float64, cur string) float64 {
+	if cur == r.set.Currency {
+		return v
+	}
+	return v / r.set.Rates[cur]
+}
+
+// Topics implements providers.Group.
+func (r *Router) Topics() []string { return []string{TopicOrder, topicOrderPrefix + "+/cancel"} }
+
+func (r *Router) acquire(ctx context.Context) bool {
+	select {
+	case r.sem <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (r *Router) release() { <-r.sem }
+
+// Poll reports the router device from the platforms' caches. Only a platform never
+// checked (or a watched pair never priced) is asked upstream, once.
+func (r *Router) Poll(ctx context.Context) (providers.Snapshot, error) {
+	for _, p := range r.platforms {
+		if !r.acquire(ctx) {
+			return providers.Snapshot{}, ctx.Err()
+		}
+		h := p.ensureHealth(ctx, -1)
+		if ok, _ := p.usable(); ok && h.OK {
+			for _, w := range r.set.Watch {
+				if _, _, serves := p.serves(w.Service, w.Country); serves {
+					_, _ = p.quote(ctx, w.Service, w.Country, -1)
+				}
+			}
+		}
+		r.release()
+	}
+	if ctx.Err() != nil {
+		return providers.Snapshot{}, ctx.Err()
+	}
+	return providers.Snapshot{Account: "@" + Kind, Time: r.now(), Devices: []providers.Device{r.device()}}, nil
+}
+
+// PriceEntry is one platform's offer for a watched pair (the cheapest sensor's attributes).
+type PriceEntry struct {
+	Platform    string  `json:"platform"`
+	Price       float64 `json:"price"`
+	Currency    string  `json:"currency"`
+	RouterPrice float64 `json:"router_price"`
+	Count       *int    `json:"count,omitempty"`
+	Healthy     bool    `json:"healthy"`
+	InStock     bool    `json:"in_stock"`
+}
+
+// PriceList is the sorted offers of a pair from the caches (cheapest first).
+func (r *Router) PriceList(w Pair) []PriceEntry {
+	var out []PriceEntry
+	for _, p := range r.platforms {
+		e, ok := p.cachedQuote(w.Service, w.Country)
+		if !ok || e.Err != nil {
+			continue
+		}
+		usable, _ := p.usable()
+		pe := PriceEntry{Platform: p.ID(), Price: round(e.Q.Price, 4), Currency: p.Currency(),
+			RouterPrice: round(r.toRouter(e.Q.Price, p.Currency()), 4), Healthy: usable, InStock: e.Q.InStock()}
+		if e.Q.CountKnown {
+			n := e.Q.Count
+			pe.Count = &n
+		}
+		out = append(out, pe)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].RouterPrice != out[j].RouterPrice {
+			return out[i].RouterPrice < out[j].RouterPrice
+		}
+		return r.byID[out[i].Platform].Priority() < r.byID[out[j].Platform].Priority()
+	})
+	return out
+}
+
+func (r *Router) device() providers.Device {
+	d := providers.Device{ID: RouterDeviceID, Name: "SMS router", Manufacturer: "accountbridge", Model: "SMS platform router",
+		Entities: routerEntities(r.set.Watch, r.set.Currency), Values: map[string]any{}, Attributes: map[string]map[string]any{}}
+	for _, w := range r.set.Watch {
+		list := r.PriceList(w)
+		cheapest := "none"
+		attrs := map[string]any{"service": w.Service, "country": w.Country, "currency": r.set.Currency, "prices": list}
+		for _, pe := range list {
+			if pe.Healthy && pe.InStock {
+				cheapest = pe.Platform
+				attrs["price"] = pe.RouterPrice
+				break
+			}
+		}
+		d.Values[cheapestKey(w)] = cheapest
+		d.Attributes[cheapestKey(w)] = attrs
+	}
+	healthy := 0
+	for _, p := range r.platforms {
+		if ok, _ := p.usable(); ok {
+			healthy++
+		}
+	}
+	d.Values["healthy_platforms"] = healthy
+	r.mu.Lock()
+	r.loadLocked()
+	d.Values["spend_today"] = round(r.spendTodayLocked(), 4)
+	d.Values["active_orders"] = r.activeLocked()
+	r.mu.Unlock()
+	return d
+}
+
+// requestIDRe: a request id is one MQTT topic level.
+var requestIDRe = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,64}$`)
+
+// Request is an order published on <base>/sms/order.
+type Request struct {
+	RequestID string   `json:"request_id"`
+	Service   string   `json:"service"`
+	Country   string   `json:"country"`
+	Strategy  string   `json:"strategy,omitempty"`
+	Platform  string   `json:"platform,omitempty"`
+	MaxPrice  *float64 `json:"max_price,omitempty"`
+}
+
+// Handle validates an order or a cancel and hands it to Run. It never calls upstream.
+func (r *Router) Handle(_ context.Context, topic string, payload []byte) {
+	if topic == TopicOrder {
+		r.handleOrder(payload)
+		return
+	}
+	rest, ok := strings.CutPrefix(topic, topicOrderPrefix)
+	rid, tail, _ := strings.Cut(rest, "/")
+	if !ok || tail != "cancel" {
+		return
+	}
+	r.mu.Lock()
+	r.loadLocked()
+	o, exists := r.orders[rid]
+	switch {
+	case !exists:
+		r.mu.Unlock()
+		r.log.Warn("SMS order cancel for an unknown request_id ignored", "request_id", rid)
+		return
+	case o.terminal():
+		r.mu.Unlock()
+		r.log.Info("SMS order already ended; cancel ignored", "request_id", rid, "state", o.State)
+		return
+	}
+	o.CancelRequested = true
+	r.saveLocked()
+	wake := r.workers[rid]
+	r.mu.Unlock()
+	r.log.Info("SMS order cancel requested", "request_id", rid)
+	if wake != nil {
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	}
+	r.kickRun()
+}
+
+func (r *Router) kickRun() {
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (r *Router) handleOrder(payload []byte) {
+	var req Request
+	dec := json.NewDecoder(strings.NewReader(string(payload)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		// Keep the request id when the rest is broken, to report the failure.
+		var loose struct {
+			RequestID string `json:"request_id"`
+		}
+		_ = json.Unmarshal(payload, &loose)
+		req = Request{RequestID: loose.RequestID}
+		r.reject(req, fmt.Sprintf("the order is not valid JSON of the documented shape: %v", err))
+		return
+	}
+	req.Service = strings.ToLower(strings.TrimSpace(req.Service))
+	req.Country = strings.ToLower(strings.TrimSpace(req.Country))
+	req.Strategy = strings.ToLower(strings.TrimSpace(req.Strategy))
+	var problems []string
+	if req.Service == "" {
+		problems = append(problems, "`service` is required (e.g. \"tg\")")
+	}
+	if req.Country == "" {
+		problems = append(problems, "`country` is required (e.g. \"us\")")
+	}
+	if req.Strategy != "" && !validStrategy(req.Strategy) {
+		problems = append(problems, fmt.Sprintf("`strategy` must be one of %s", strings.Join(Strategies, ", ")))
+	}
+	if req.Platform != "" && !r.knownPlatform(req.Platform) {
+		problems = append(problems, fmt.Sprintf("`platform` %q is neither an SMS account id nor a platform with an account", req.Platform))
+	}
+	if req.MaxPrice != nil && *req.MaxPrice <= 0 {
+		problems = append(problems, "`max_price` must be positive")
+	}
+	if len(problems) > 0 {
+		r.reject(req, strings.Join(problems, "; "))
+		return
+	}
+	if !requestIDRe.MatchString(req.RequestID) {
+		r.reject(req, "")
+		return
+	}
+	r.mu.Lock()
+	r.loadLocked()
+	if _, dup := r.orders[req.RequestID]; dup {
+		r.mu.Unlock()
+		r.log.Warn("SMS order with a request_id already used: ignored (nothing bought)", "request_id", req.RequestID)
+		return
+	}
+	now := r.now()
+	o := &order{Req: req, State: stateQueued, Created: now, Updated: now}
+	if r.activeLocked() >= r.set.MaxActiveOrders {
+		o.fail(now, ReasonTooManyOrders, fmt.Sprintf("%d orders are in progress (sms.max_active_orders)", r.set.MaxActiveOrders))
+	}
+	r.orders[req.RequestID] = o
+	r.saveLocked()
+	r.mu.Unlock()
+	r.log.Info("SMS order received", "request_id", req.RequestID, "service", req.Service, "country", req.Country,
+		"strategy", req.Strategy, "platform", req.Platform)
+	r.kickRun()
+}
+
+// reject answers an invalid order (when its request_id can name a topic).
+func (r *Router) reject(req Request, msg string) {
+	if !requestIDRe.MatchString(req.RequestID) {
+		r.log.Warn("SMS order without a usable request_id ignored ([A-Za-z0-9_.:-], at most 64)", "request_id", req.RequestID, "problem", msg)
+		return
+	}
+	r.mu.Lock()
+	r.loadLocked()
+	if _, dup := r.orders[req.RequestID]; dup {
+		r.mu.Unlock()
+		r.log.Warn("invalid SMS order with a request_id already used: ignored", "request_id", req.RequestID, "problem", msg)
+		return
+	}
+	now := r.now()
+	o := &order{Req: req, State: stateQueued, Created: now, Updated: now}
+	o.fail(now, ReasonInvalidRequest, msg)
+	r.orders[req.RequestID] = o
+	r.saveLocked()
+	r.mu.Unlock()
+	r.log.Warn("invalid SMS order", "request_id", req.RequestID, "problem", msg)
+	r.kickRun()
+}
+
+func (r *Router) knownPlatform(id string) bool {
+	for _, p := range r.platforms {
+		if p.ID() == id || p.Family() == id {
+			return true
+		}
+	}
+	return false
+}
+
+// Run resumes the stored orders and works every order until ctx ends.
+func (r *Router) Run(ctx context.Context) error {
+	r.mu.Lock()
+	r.loadLocked()
+	r.pruneLocked()
+	r.running = true
+	r.mu.Unlock()
+	tick := time.NewTicker(time.Minute)
+	defer tick.Stop()
+	r.startWorkers(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			r.wg.Wait()
+			r.mu.Lock()
+			r.running = false
+			r.saveLocked()
+			r.mu.Unlock()
+			return nil
+		case <-r.kick:
+			r.startWorkers(ctx)
+		case <-tick.C:
+			r.mu.Lock()
+			r.pruneLocked()
+			r.mu.Unlock()
+			r.startWorkers(ctx)
+		}
+	}
+}
+
+// startWorkers starts a worker for every order with work left (or messages to send).
+func (r *Router) startWorkers(ctx context.Context) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if ctx.Err() != nil {
+		return
+	}
+	for _, rid := range sortedKeys(r.orders) {
+		o := r.orders[rid]
+		if _, running := r.workers[rid]; running || (o.terminal() && len(o.Outbox) == 0) {
+			continue
+		}
+		wake := make(chan struct{}, 1)
+		r.workers[rid] = wake
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			r.work(ctx, rid, wake)
+		}()
+	}
+}
