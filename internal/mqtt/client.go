@@ -42,7 +42,10 @@ type Options struct {
 	Topics       discovery.Options
 	Logger       *slog.Logger
 	PublishWait  time.Duration // how long to wait for a QoS 1 acknowledgement, default 10s
-	ConnectRetry time.Duration // first retry interval, default 2s (capped at 1m by paho's backoff)
+	ConnectRetry time.Duration // retry interval of the first connect, default 2s
+	// MaxReconnect caps paho's reconnect backoff (1s doubling), default 1m. Tests that
+	// take the broker down for a while lower it so the client is back promptly.
+	MaxReconnect time.Duration
 }
 
 // Handler receives a message on a subscribed filter. It runs on its own goroutine.
@@ -95,6 +98,9 @@ func New(opts Options) (*Client, error) {
 	if opts.ConnectRetry == 0 {
 		opts.ConnectRetry = 2 * time.Second
 	}
+	if opts.MaxReconnect == 0 {
+		opts.MaxReconnect = time.Minute
+	}
 	if opts.StatusTopic == "" {
 		opts.StatusTopic = opts.Topics.DiscoveryPrefix + "/status"
 	}
@@ -127,7 +133,7 @@ func New(opts Options) (*Client, error) {
 		SetAutoReconnect(true).
 		SetConnectRetry(true).
 		SetConnectRetryInterval(opts.ConnectRetry).
-		SetMaxReconnectInterval(time.Minute).
+		SetMaxReconnectInterval(opts.MaxReconnect).
 		SetConnectTimeout(10*time.Second).
 		SetWill(opts.Topics.BridgeAvailabilityTopic(), "offline", 1, true).
 		SetOnConnectHandler(cl.onConnect).

@@ -33,7 +33,7 @@ func setup(t *testing.T) *fixture {
 func (f *fixture) connect(t *testing.T) *mqtt.Client {
 	t.Helper()
 	c, err := mqtt.New(mqtt.Options{Broker: f.b.URL(), ClientID: "test-" + f.topics.BaseTopic,
-		Discovery: true, Topics: f.topics, ConnectRetry: 50 * time.Millisecond})
+		Discovery: true, Topics: f.topics, ConnectRetry: 50 * time.Millisecond, MaxReconnect: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,7 +31,7 @@ import (
 const Env = "MQTT_TEST_BROKER"
 
 // Wait bounds every wait in these tests. It is a deadline for failing, not a timing assertion.
-const Wait = 15 * time.Second
+const Wait = 30 * time.Second
 
 const childEnv = "MQTTTEST_BROKER_CHILD"
 
