@@ -214,10 +214,15 @@ func (d *Daemon) restore(ctx context.Context) error {
 	for i := range d.cfg.Accounts {
 		configured[d.cfg.Accounts[i].ID] = &d.cfg.Accounts[i]
 	}
+	// A group (e.g. the SMS router) keeps its devices and KV under its job name, "@<kind>".
+	groupJobs := map[string]bool{}
+	for _, g := range d.groups {
+		groupJobs[g.Job] = true
+	}
 	gone := map[string]bool{}
 	for _, rec := range recs {
 		acct, ok := configured[rec.Account]
-		if !ok && rec.Account != bridge.Kind {
+		if !ok && rec.Account != bridge.Kind && !groupJobs[rec.Account] {
 			d.log.Info("removing the device of an account no longer configured", "account", rec.Account, "device", rec.DeviceID)
 			d.mqtt.RemoveDevice(rec.DeviceID)
 			if err := d.store.DeleteDevice(ctx, rec.DeviceID); err != nil {

@@ -5,5 +5,6 @@ package all
 import (
 	_ "github.com/accountbridge/accountbridge/internal/providers/gas"
 	_ "github.com/accountbridge/accountbridge/internal/providers/onecloud"
+	_ "github.com/accountbridge/accountbridge/internal/providers/sms"
 	_ "github.com/accountbridge/accountbridge/internal/providers/telecom"
 )

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -152,6 +153,7 @@ func (a *activate) call(ctx context.Context, action string, params url.Values) (
 	if err != nil {
 		return Reply{}, err
 	}
+	body = scrub(body, a.key)
 	r := ParseReply(body)
 	if e, ok := activateError(r); ok {
 		return r, e
@@ -166,12 +168,16 @@ func (a *activate) call(ctx context.Context, action string, params url.Values) (
 }
 
 func unexpected(action string, r Reply) error {
-	raw := r.Raw
-	if len(raw) > 80 {
-		raw = raw[:80] + "…"
+	raw := clip(r.Raw, 80)
+	// Garbage has no token: the whole first line would otherwise become the code.
+	code := r.Status
+	if !tokenRe.MatchString(code) {
+		code = ""
 	}
-	return newErr(ClassTryNext, r.Status, "unexpected answer to %s: %q", action, raw)
+	return newErr(ClassTryNext, code, "unexpected answer to %s: %q", action, raw)
 }
+
+var tokenRe = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,39}$`)
 
 func (a *activate) balance(ctx context.Context) (float64, error) {
 	r, err := a.call(ctx, "getBalance", nil)
@@ -199,11 +205,20 @@ func (a *activate) quote(ctx context.Context, service, country string) (Quote, e
 	if err != nil {
 		return Quote{}, err
 	}
-	var m map[string]map[string]activatePrice
-	if !r.JSON || json.Unmarshal([]byte(r.Raw), &m) != nil {
+	// Decoded per country: PHP encodes an empty table as [] (at the top or for one
+	// country), which means nothing offered, and must not spoil the other countries.
+	var top map[string]json.RawMessage
+	if !r.JSON || json.Unmarshal([]byte(r.Raw), &top) != nil {
+		if r.JSON && emptyArray(json.RawMessage(r.Raw)) {
+			return Quote{}, newErr(ClassNoNumbers, "", "no price for %s in country %s", service, country)
+		}
 		return Quote{}, unexpected("getPrices", r)
 	}
-	p, ok := m[country][service]
+	var m map[string]activatePrice
+	if entry := top[country]; entry != nil && !emptyArray(entry) && json.Unmarshal(entry, &m) != nil {
+		return Quote{}, unexpected("getPrices", r)
+	}
+	p, ok := m[service]
 	if !ok || !p.Cost.OK {
 		return Quote{}, newErr(ClassNoNumbers, "", "no price for %s in country %s", service, country)
 	}
@@ -217,6 +232,12 @@ func (a *activate) quote(ctx context.Context, service, country string) (Quote, e
 		q.CountKnown = false
 	}
 	return q, nil
+}
+
+// emptyArray reports whether raw is the JSON [].
+func emptyArray(raw json.RawMessage) bool {
+	var list []json.RawMessage
+	return raw != nil && json.Unmarshal(raw, &list) == nil && len(list) == 0
 }
 
 func (a *activate) countries(ctx context.Context) (map[string]bool, error) {

@@ -1,7 +1,9 @@
 package sms
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -9,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // adapter speaks one protocol family (§8.1.1). service and country are already in the
@@ -82,7 +85,8 @@ func (h *httpc) get(ctx context.Context, path string, q url.Values, hdr http.Hea
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return 0, nil, err
+		// The parse error quotes the URL, and with it the api key.
+		return 0, nil, newErr(ClassTryNext, "", "building the request: %s", stripURL(err))
 	}
 	for k, v := range hdr {
 		req.Header[k] = v
@@ -104,18 +108,31 @@ func (h *httpc) get(ctx context.Context, path string, q url.Values, hdr http.Hea
 
 // stripURL drops the URL (it carries api keys in its query) from a transport error.
 func stripURL(err error) string {
-	if ue, ok := err.(*url.Error); ok {
+	var ue *url.Error
+	if errors.As(err, &ue) {
 		return ue.Op + ": " + ue.Err.Error()
 	}
 	return err.Error()
 }
 
+// scrub blanks secrets (plain and query-escaped) out of an upstream answer before any
+// part of it can reach an error message: broken upstreams and proxies echo the request
+// URL, api key included, and a truncated snippet would leak part of it.
+func scrub(body []byte, secrets ...string) []byte {
+	for _, s := range secrets {
+		if len(s) < 6 { // too short to be a key; blanking would mangle the answer
+			continue
+		}
+		for _, form := range []string{s, url.QueryEscape(s), url.PathEscape(s)} {
+			body = bytes.ReplaceAll(body, []byte(form), []byte("***"))
+		}
+	}
+	return body
+}
+
 // httpStatusError classifies an HTTP status that no protocol rule explained.
 func httpStatusError(status int, body []byte) *Error {
-	snippet := strings.TrimSpace(string(body))
-	if len(snippet) > 120 {
-		snippet = snippet[:120] + "…"
-	}
+	snippet := clip(strings.TrimSpace(string(body)), 120)
 	code := "HTTP " + strconv.Itoa(status)
 	switch {
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
@@ -127,6 +144,18 @@ func httpStatusError(status int, body []byte) *Error {
 	default:
 		return newErr(ClassTryNext, code, "unexpected answer: %s", snippet)
 	}
+}
+
+// clip shortens s to at most n bytes without cutting a character in two (error texts
+// end up in MQTT payloads, which must be UTF-8).
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 // digits keeps the digits of a phone number.

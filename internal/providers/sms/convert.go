@@ -2,6 +2,7 @@ package sms
 
 import (
 	"math"
+	"time"
 
 	"github.com/accountbridge/accountbridge/internal/providers"
 )
@@ -50,6 +51,8 @@ func (p *Platform) platformEntities(watch []Pair) []providers.Entity {
 		{Key: "low_balance", Name: "Low balance", Component: providers.BinarySensor, DeviceClass: "problem", Icon: "mdi:cash-remove"},
 		{Key: "response_time", Name: "API response time", Component: providers.Sensor, DeviceClass: "duration", StateClass: "measurement",
 			Unit: "ms", Precision: providers.Precision(0), Category: providers.CategoryDiagnostic},
+		{Key: "last_api_error", Name: "Last API error", Component: providers.Sensor, Category: providers.CategoryDiagnostic,
+			Icon: "mdi:alert-circle-outline", Attributes: true},
 	}
 	for _, w := range watch {
 		if _, _, ok := p.serves(w.Service, w.Country); !ok {
@@ -72,7 +75,7 @@ func (p *Platform) platformEntities(watch []Pair) []providers.Entity {
 func (p *Platform) device() providers.Device {
 	p.mu.Lock()
 	cfg, h, stats := p.cfg, p.health, p.stats
-	fatal, low := p.fatal, p.lowBalanceLocked()
+	fatal, low, lastErr := p.fatal, p.lowBalanceLocked(), p.lastErr
 	quotes := make(map[string]quoteEntry, len(p.quotes))
 	for k, v := range p.quotes {
 		quotes[k] = v
@@ -81,7 +84,7 @@ func (p *Platform) device() providers.Device {
 
 	name := p.acct.Name
 	if name == "" {
-		name = "SMS " + p.acct.ID
+		name = "SMS platform " + p.acct.ID
 	}
 	model := platformNames[p.family]
 	if p.preset != "" {
@@ -101,6 +104,11 @@ func (p *Platform) device() providers.Device {
 	}
 	d.Attributes["problem"] = attrs
 	d.Values["low_balance"] = low
+	d.Values["last_api_error"] = ""
+	if lastErr != nil {
+		d.Values["last_api_error"] = lastErr.Msg
+		d.Attributes["last_api_error"] = map[string]any{"at": lastErr.At.Format(time.RFC3339), "class": string(lastErr.Class), "code": lastErr.Code}
+	}
 	if h.HasBalance {
 		d.Values["balance"] = round(h.Balance, 4)
 	}

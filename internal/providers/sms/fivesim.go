@@ -52,6 +52,7 @@ func (f *fivesim) call(ctx context.Context, path string, q url.Values, auth bool
 	if err != nil {
 		return err
 	}
+	body = scrub(body, f.token)
 	trim := strings.TrimSpace(string(body))
 	if status != http.StatusOK || !(strings.HasPrefix(trim, "{") || strings.HasPrefix(trim, "[")) {
 		if status == http.StatusOK && trim == "" {

@@ -39,13 +39,13 @@ func (g *getsmscode) call(ctx context.Context, country, action string, q url.Val
 	if err != nil {
 		return "", err
 	}
+	body = scrub(body, g.token)
 	text := strings.TrimSpace(string(body))
 	lower := strings.ToLower(text)
+	// Only whole-reply matches: an SMS text ("1|…") or a login line may hold any words.
 	switch {
-	case strings.Contains(lower, "username is wrong"), strings.Contains(lower, "token is wrong"):
-		return "", newErr(ClassFatal, text, "GetSMSCode refused the username or token")
-	case strings.Contains(lower, "balance"):
-		return "", newErr(ClassFunds, text, "not enough balance")
+	case strings.HasPrefix(lower, "username is wrong"), strings.HasPrefix(lower, "token is wrong"):
+		return "", newErr(ClassFatal, clip(text, 80), "GetSMSCode refused the username or token")
 	case status != http.StatusOK:
 		return "", httpStatusError(status, body)
 	}
@@ -80,14 +80,19 @@ func (g *getsmscode) buy(ctx context.Context, pid, country string, _ float64) (N
 		return Number{}, err
 	}
 	if !isDigits(text) {
+		// sms.md gives no getmobile error texts: these are guesses by keyword.
 		lower := strings.ToLower(text)
-		if strings.Contains(lower, "no") && (strings.Contains(lower, "number") || strings.Contains(lower, "mobile")) {
-			return Number{}, newErr(ClassNoNumbers, text, "no numbers available")
+		code := clip(text, 80)
+		switch {
+		case strings.Contains(lower, "balance"):
+			return Number{}, newErr(ClassFunds, code, "not enough balance")
+		case strings.Contains(lower, "no") && (strings.Contains(lower, "number") || strings.Contains(lower, "mobile")):
+			return Number{}, newErr(ClassNoNumbers, code, "no numbers available")
 		}
-		return Number{}, newErr(ClassTryNext, text, "GetSMSCode sold no number")
+		return Number{}, newErr(ClassTryNext, code, "GetSMSCode sold no number")
 	}
 	phone := text
-	if country == "cn" || country == "" {
+	if strings.EqualFold(country, "cn") || country == "" {
 		phone = chinaE164(text)
 	}
 	return Number{ID: text, Phone: phone, Service: pid, Country: country}, nil
@@ -106,7 +111,7 @@ func (g *getsmscode) check(ctx context.Context, n Number) (SMS, error) {
 	case strings.EqualFold(head, "Message"):
 		return SMS{State: StateWaiting}, nil
 	}
-	return SMS{}, newErr(ClassTryNext, text, "unexpected GetSMSCode answer")
+	return SMS{}, newErr(ClassTryNext, "", "unexpected GetSMSCode answer %q", clip(text, 80))
 }
 
 // finish: nothing to confirm.
@@ -119,7 +124,7 @@ func (g *getsmscode) cancel(ctx context.Context, n Number) error {
 		return err
 	}
 	if !strings.Contains(strings.ToLower(text), "black") {
-		return newErr(ClassOrder, text, "GetSMSCode refused the release")
+		return newErr(ClassOrder, "", "GetSMSCode refused the release: %q", clip(text, 80))
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/accountbridge/accountbridge/internal/providers"
+	"github.com/accountbridge/accountbridge/internal/providers/sms/fake"
 )
 
 // wait bounds every wait of these tests: a deadline for failing, not a timing assertion.
@@ -151,3 +152,64 @@ func (tr *testRouter) order(req string) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// waitFor waits until a message of request rid with one of statuses was published (at
+// any time) and returns the first.
+func (p *publisher) waitFor(t testing.TB, rid string, statuses ...string) pub {
+	t.Helper()
+	deadline := time.After(wait)
+	for {
+		for _, m := range p.all() {
+			if m.Msg.RequestID != rid {
+				continue
+			}
+			for _, s := range statuses {
+				if m.Msg.Status == s {
+					return m
+				}
+			}
+		}
+		select {
+		case <-p.ch:
+		case <-deadline:
+			t.Fatalf("no %v message for %s within %s; got %v", statuses, rid, wait, p.all())
+			return pub{}
+		}
+	}
+}
+
+// activateAt is an activate platform account over a running fake.
+func activateAt(t testing.TB, id, url string, priority int) *Platform {
+	t.Helper()
+	return newPlatform(t, id, Settings{Platform: FamilyActivate, APIKey: "key-" + id, BaseURL: url, Priority: priority})
+}
+
+// startActivate starts an SMS-Activate fake selling tg/us (country 187) at price with
+// count in stock, and returns it with its platform account.
+func startActivate(t testing.TB, id string, price float64, count, priority int) (*Platform, *fake.Activate, string) {
+	t.Helper()
+	f := fake.NewActivate("key-" + id)
+	f.SetOffer("tg", "187", price, count)
+	url, stop := fake.Serve(f)
+	t.Cleanup(stop)
+	return activateAt(t, id, url, priority), f, url
+}
+
+// startFiveSim starts a 5SIM fake selling telegram/usa.
+func startFiveSim(t testing.TB, id string, price float64, count int) (*Platform, *fake.FiveSim) {
+	t.Helper()
+	f := fake.NewFiveSim("tok-" + id)
+	f.SetOffer("telegram", "usa", price, count)
+	url, stop := fake.Serve(f)
+	t.Cleanup(stop)
+	return newPlatform(t, id, Settings{Platform: FamilyFiveSim, APIKey: "tok-" + id, BaseURL: url}), f
+}
+
+// orderJSON is an order request for tg/us.
+func orderJSON(rid string, extra ...string) string {
+	s := `{"request_id":"` + rid + `","service":"tg","country":"us"`
+	for _, x := range extra {
+		s += "," + x
+	}
+	return s + "}"
+}

@@ -37,7 +37,7 @@ type onlinesimReply struct {
 	Response flexString `json:"response"`
 	Balance  flexFloat  `json:"balance"`
 	TZID     flexString `json:"tzid"`
-	Number   string     `json:"number"`
+	Number   flexString `json:"number"`
 	Services map[string]struct {
 		Count flexFloat `json:"count"`
 		Price flexFloat `json:"price"`
@@ -54,6 +54,7 @@ func (o *onlinesim) call(ctx context.Context, method string, q url.Values) ([]by
 	if err != nil {
 		return nil, onlinesimReply{}, err
 	}
+	body = scrub(body, o.key)
 	var r onlinesimReply
 	trim := strings.TrimSpace(string(body))
 	if strings.HasPrefix(trim, "{") {
@@ -99,10 +100,10 @@ func (o *onlinesim) buy(ctx context.Context, service, country string, _ float64)
 	if err != nil {
 		return Number{}, err
 	}
-	if r.TZID == "" || digits(r.Number) == "" {
+	if r.TZID == "" || digits(string(r.Number)) == "" {
 		return Number{}, newErr(ClassTryNext, "", "OnlineSIM answer without tzid or number")
 	}
-	return Number{ID: string(r.TZID), Phone: digits(r.Number), Service: service, Country: country}, nil
+	return Number{ID: string(r.TZID), Phone: digits(string(r.Number)), Service: service, Country: country}, nil
 }
 
 func (o *onlinesim) check(ctx context.Context, n Number) (SMS, error) {

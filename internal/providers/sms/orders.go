@@ -47,6 +47,9 @@ const (
 
 const kvOrders = "orders"
 
+// buyGrace bounds a purchase call that is let finish while the bridge stops.
+const buyGrace = 30 * time.Second
+
 // Attempt is one step of an order on a platform: a purchase (or a candidate skipped),
 // a cancel.
 type Attempt struct {
@@ -377,13 +380,12 @@ func (r *Router) step(ctx context.Context, rid string) (time.Duration, bool) {
 		})
 		return 0, true
 	case stateWaiting:
-		now := r.now()
-		switch {
-		case o.CancelRequested:
+		if o.CancelRequested {
 			return r.cancelPhase(ctx, rid, p, "user")
-		case !now.Before(o.Deadline):
-			return r.cancelPhase(ctx, rid, p, "timeout")
 		}
+		// Past the deadline the number is checked once more before it is cancelled, so a
+		// code that arrived during the last poll interval is still delivered.
+		expired := !r.now().Before(o.Deadline)
 		if !r.acquire(ctx) {
 			return 0, false
 		}
@@ -400,8 +402,14 @@ func (r *Router) step(ctx context.Context, rid string) (time.Duration, bool) {
 				})
 				return 0, true
 			}
+			if expired {
+				return r.cancelPhase(ctx, rid, p, "timeout")
+			}
 			r.log.Warn("SMS code not checked; trying again", "request_id", rid, "platform", p.ID(), "err", err)
 			return max(0, min(poll, o.Deadline.Sub(r.now()))), false
+		}
+		if sms.State == StateWaiting && expired {
+			return r.cancelPhase(ctx, rid, p, "timeout")
 		}
 		switch sms.State {
 		case StateCode:
@@ -605,24 +613,26 @@ func (r *Router) buyPhase(ctx context.Context, rid string) {
 			})
 			continue
 		}
-		tries++
-		r.update(rid, func(o *order, _ time.Time) { o.State, o.Platform = stateBuying, c.ID })
 		maxPrice := 0.0
 		if req.MaxPrice != nil {
 			maxPrice = round(r.fromRouter(*req.MaxPrice, c.p.Currency()), 4)
 		}
-		if !r.acquire(ctx) {
-			r.unreserve(c.Price)
+		if ctx.Err() != nil || !r.acquire(ctx) {
+			r.unreserve(c.Price) // still queued: nothing was bought
 			return
 		}
+		tries++
+		r.update(rid, func(o *order, _ time.Time) { o.State, o.Platform = stateBuying, c.ID })
+		// A purchase in flight is finished even when the bridge is stopping, so that a
+		// number the platform sold is recorded (and its code delivered after a restart).
+		// Only a crash leaves the order "buying": it is then reported as interrupted and
+		// never bought again.
+		bctx, cancelBuy := context.WithTimeout(context.WithoutCancel(ctx), buyGrace)
 		t0 := time.Now()
-		n, err := c.p.buy(ctx, req.Service, req.Country, maxPrice)
+		n, err := c.p.buy(bctx, req.Service, req.Country, maxPrice)
+		cancelBuy()
 		r.release()
 		lat := since(t0)
-		if ctx.Err() != nil {
-			r.unreserve(c.Price)
-			return // stays "buying": reported as interrupted after a restart, never bought twice
-		}
 		if err != nil {
 			r.unreserve(c.Price)
 			cls := ClassOf(err)

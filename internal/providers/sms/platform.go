@@ -29,7 +29,7 @@ const Kind = "sms"
 
 func init() {
 	providers.Register(providers.Info{Kind: Kind, Description: "SMS verification-code platforms (balances, prices, stock, ordering over MQTT)",
-		DefaultSchedule: "@every 5m", Factory: New, Group: NewRouter, GroupSchedule: "@every 1m"})
+		DefaultSchedule: "@every 5m", Factory: New, Group: NewRouter, GroupSchedule: "@every 1m", Names: Names})
 }
 
 // Platform families (protocols).
@@ -115,6 +115,16 @@ type Platform struct {
 	fatal      error
 	stats      func(platform string) PlatformStats
 	warned     map[string]bool
+	lastErr    *lastError
+}
+
+// lastError is the platform's last upstream error (the last_api_error sensor); a good
+// health check clears it.
+type lastError struct {
+	Msg   string
+	Class Class
+	Code  string
+	At    time.Time
 }
 
 // platformConfig is what the router tells its platforms.
@@ -122,6 +132,9 @@ type platformConfig struct {
 	watch        []Pair
 	pricesTTL    time.Duration
 	countriesTTL time.Duration
+	// healthTTL also bounds how long a failed or out-of-stock quote is kept: a platform
+	// is not left out of routing for a whole prices_ttl because of one bad answer.
+	healthTTL time.Duration
 }
 
 // Health is the outcome of the last health check (balance call).
@@ -181,7 +194,7 @@ func New(acct providers.Account, deps providers.Deps) (providers.Provider, error
 	s.Platform = strings.ToLower(strings.TrimSpace(s.Platform))
 	p := &Platform{acct: acct, family: s.Platform, priority: s.Priority, low: s.LowBalance,
 		log: deps.Logger, now: deps.Now, quotes: map[string]quoteEntry{}, warned: map[string]bool{},
-		cfg: platformConfig{pricesTTL: DefaultPricesTTL, countriesTTL: DefaultCountriesTTL}}
+		cfg: platformConfig{pricesTTL: DefaultPricesTTL, countriesTTL: DefaultCountriesTTL, healthTTL: DefaultHealthTTL}}
 	needKey := func(what string) {
 		if s.APIKey == "" {
 			add("set `api_key` (%s; `api_key_file` works too)", what)
@@ -345,8 +358,11 @@ func (p *Platform) checkHealth(ctx context.Context) Health {
 	defer p.mu.Unlock()
 	if h.Class == ClassFatal {
 		p.fatal = err
-	} else if h.OK {
-		p.fatal = nil
+	}
+	if !h.OK {
+		p.lastErr = &lastError{Msg: h.Err, Class: h.Class, Code: CodeOf(err), At: h.Checked}
+	} else {
+		p.fatal, p.lastErr = nil, nil
 		// A top-up (more money than when the platform said it had too little) clears the
 		// needs-funds condition.
 		if p.needsFunds && (!p.health.HasBalance || bal > p.health.Balance) {
@@ -410,6 +426,9 @@ func (p *Platform) quote(ctx context.Context, service, country string, maxAge ti
 	e, had := p.quotes[key]
 	cfg := p.cfg
 	p.mu.Unlock()
+	if had && maxAge >= 0 && (e.Err != nil || !e.Q.InStock()) && cfg.healthTTL > 0 {
+		maxAge = min(maxAge, cfg.healthTTL)
+	}
 	if had && (maxAge < 0 || p.now().Sub(e.Fetched) < maxAge) {
 		return e.Q, e.Err
 	}
@@ -475,6 +494,9 @@ func (p *Platform) noteError(err error) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if cls := ClassOf(err); cls != ClassNoNumbers {
+		p.lastErr = &lastError{Msg: err.Error(), Class: cls, Code: CodeOf(err), At: p.now()}
+	}
 	switch ClassOf(err) {
 	case ClassFatal:
 		p.fatal = err
@@ -494,6 +516,16 @@ func (p *Platform) buy(ctx context.Context, service, country string, maxPrice fl
 		if ctx.Err() == nil {
 			p.noteError(err)
 		}
+		if ClassOf(err) == ClassNoNumbers {
+			// The platform just said it has none: the stock sensor and the next order's
+			// candidates should know before the cached quote expires.
+			p.mu.Lock()
+			if e, ok := p.quotes[pairKey(service, country)]; ok && e.Err == nil {
+				e.Q.Count, e.Q.CountKnown = 0, true
+				p.quotes[pairKey(service, country)] = e
+			}
+			p.mu.Unlock()
+		}
 		return Number{}, err
 	}
 	p.mu.Lock()
@@ -504,12 +536,27 @@ func (p *Platform) buy(ctx context.Context, service, country string, maxPrice fl
 
 func (p *Platform) check(ctx context.Context, n Number) (SMS, error) {
 	s, err := p.a.check(ctx, n)
-	p.noteError(err)
+	if ctx.Err() == nil {
+		p.noteError(err)
+	}
 	return s, err
 }
 
-func (p *Platform) finish(ctx context.Context, n Number) error { return p.a.finish(ctx, n) }
-func (p *Platform) cancel(ctx context.Context, n Number) error { return p.a.cancel(ctx, n) }
+func (p *Platform) finish(ctx context.Context, n Number) error {
+	err := p.a.finish(ctx, n)
+	if ctx.Err() == nil {
+		p.noteError(err)
+	}
+	return err
+}
+
+func (p *Platform) cancel(ctx context.Context, n Number) error {
+	err := p.a.cancel(ctx, n)
+	if ctx.Err() == nil {
+		p.noteError(err)
+	}
+	return err
+}
 
 // Poll is the platform's health check: balance and response time, then the prices and
 // stock of the watched pairs (each refreshed when older than prices_ttl).

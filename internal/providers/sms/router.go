@@ -196,7 +196,7 @@ func NewRouter(members []providers.GroupMember, deps providers.GroupDeps) (provi
 		return nil, errors.New(strings.Join(problems, "; "))
 	}
 	r.set = s
-	cfg := platformConfig{watch: s.Watch, pricesTTL: s.PricesTTL, countriesTTL: s.CountriesTTL}
+	cfg := platformConfig{watch: s.Watch, pricesTTL: s.PricesTTL, countriesTTL: s.CountriesTTL, healthTTL: s.HealthTTL}
 	for _, p := range r.platforms {
 		p.attach(cfg, r.platformStats)
 	}

@@ -71,6 +71,11 @@ func (s *smsapi) raw(ctx context.Context, endpoint string, q url.Values) (int, s
 	if err != nil {
 		return 0, smsapiReply{}, err
 	}
+	secrets := []string{q.Get("token")}
+	if q.Has("password") { // only login sends it; a short password could match real data
+		secrets = append(secrets, s.pass)
+	}
+	body = scrub(body, secrets...)
 	var r smsapiReply
 	if json.Unmarshal(body, &r) != nil {
 		return status, r, httpStatusError(status, body)
@@ -203,6 +208,10 @@ func (s *smsapi) numberError(status int, r smsapiReply) *Error {
 		return newErr(ClassFatal, tok, "access refused: %s", msg)
 	case status == http.StatusNotFound && strings.Contains(msg, "项目"):
 		return newErr(ClassTryNext, tok, "unknown project: %s", msg)
+	case status == http.StatusNotFound && r.Error != "" && r.Message == "":
+		// The app's own 404 ("资源未找到"): an unknown route, most likely a base_url
+		// without /api — not something the order did.
+		return newErr(ClassTryNext, tok, "unknown endpoint (check base_url ends in /api): %s", msg)
 	case status == http.StatusNotFound, status == http.StatusConflict,
 		status == http.StatusBadRequest && strings.Contains(msg, "不匹配"),
 		status == http.StatusOK && code == -1:

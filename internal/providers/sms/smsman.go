@@ -57,6 +57,7 @@ func (s *smsman) call(ctx context.Context, method string, q url.Values) ([]byte,
 	if err != nil {
 		return nil, smsmanReply{}, err
 	}
+	body = scrub(body, s.token)
 	var r smsmanReply
 	if strings.HasPrefix(strings.TrimSpace(string(body)), "{") {
 		_ = json.Unmarshal(body, &r)

@@ -36,16 +36,19 @@ func (s *smspva) call(ctx context.Context, metod string, q url.Values) (smspvaRe
 	if err != nil {
 		return smspvaReply{}, err
 	}
+	body = scrub(body, s.key)
 	trim := strings.TrimSpace(string(body))
 	var r smspvaReply
 	if !strings.HasPrefix(trim, "{") {
+		// Whole-reply matches only: an HTML error page may say anything.
 		up := strings.ToUpper(trim)
 		switch {
-		case strings.Contains(up, "API KEY NOT FOUND"):
-			return r, newErr(ClassFatal, trim, "SMSPVA refused the API key")
-		case strings.Contains(up, "SERVICE NOT FOUND"):
-			return r, newErr(ClassTryNext, trim, "SMSPVA does not know the service")
-		case strings.Contains(up, "BALANCE"):
+		case strings.HasPrefix(up, "API KEY NOT FOUND"):
+			return r, newErr(ClassFatal, clip(trim, 40), "SMSPVA refused the API key")
+		case strings.HasPrefix(up, "SERVICE NOT FOUND"):
+			return r, newErr(ClassTryNext, clip(trim, 40), "SMSPVA does not know the service")
+		case metod == "get_number" && len(trim) < 64 && !strings.HasPrefix(trim, "<") && strings.Contains(up, "BALANCE"):
+			// Not in sms.md: a short plain-text balance complaint to a purchase, by keyword.
 			return r, newErr(ClassFunds, trim, "not enough balance")
 		}
 		return r, httpStatusError(status, body)

@@ -11,6 +11,7 @@ import (
 type Activate struct {
 	*Market
 	Key          string
+	Path         string // "/stubs/handler_api.php"; cheapsms: "/handler/index"; "" = any path
 	CancelStatus string // "8"; getsms.online: "10"
 	TextOnly     bool   // tiger-sms: no getCountries / getNumbersStatus
 	StringNums   bool   // cost and count as strings ("12.50", "43"), as some builds send
@@ -20,7 +21,7 @@ type Activate struct {
 
 // NewActivate returns an SMS-Activate fake accepting key, with a balance of 100.
 func NewActivate(key string) *Activate {
-	a := &Activate{Market: newMarket("7900", 11), Key: key, CancelStatus: "8"}
+	a := &Activate{Market: newMarket("7900", 11), Key: key, Path: "/stubs/handler_api.php", CancelStatus: "8"}
 	a.balance = 100
 	return a
 }
@@ -40,6 +41,11 @@ func (a *Activate) fail(w http.ResponseWriter, token string) {
 }
 
 func (a *Activate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if a.Path != "" && r.URL.Path != a.Path {
+		// A clone's path quirk missed: the web server's own 404, not the protocol.
+		text(w, http.StatusNotFound, "404 page not found")
+		return
+	}
 	action := param(r, "action")
 	op := map[string]string{"getBalance": OpBalance, "getBalanceAndCashBack": OpBalance, "getPrices": OpPrices,
 		"getCountries": OpCountries, "getNumbersStatus": OpPrices, "getNumber": OpBuy, "getStatus": OpCheck,

@@ -102,7 +102,11 @@ func (f *FiveSim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case OpCountries:
 		out := map[string]any{}
 		for c := range f.offersOf() {
-			out[c] = map[string]any{"iso": map[string]int{c[:2]: 1}, "text_en": c, f.Operator: map[string]int{"activation": 1}}
+			iso := c // a made-up code: 5SIM's real table is not needed by the adapter
+			if len(iso) > 2 {
+				iso = iso[:2]
+			}
+			out[c] = map[string]any{"iso": map[string]int{iso: 1}, "text_en": c, f.Operator: map[string]int{"activation": 1}}
 		}
 		writeJSON(w, out)
 	case OpBuy:
