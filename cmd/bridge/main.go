@@ -43,7 +43,7 @@ Usage:
   bridge once [-c config.yaml] [ID]    poll every account (or account ID) once, print JSON; no MQTT
   bridge reset [-c config.yaml] ID     lift account ID's quarantine and backoff (takes effect at the next start)
   bridge health [-c config.yaml]       exit 0 when the running daemon is healthy (Docker healthcheck)
-  bridge demo [--broker URL] [--data DIR]  fake upstreams, a broker and the daemon, all on this machine
+  bridge demo [--broker URL] [--data DIR] [--every 10s]  fake upstreams, a broker and the daemon, all on this machine
   bridge version                       print the version
 
 Without -c the config is /config/accountbridge.yaml or /data/options.json when one exists
@@ -81,6 +81,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if cmd == "demo" {
 		fs.StringVar(&demoOpts.Broker, "broker", "", "MQTT broker URL (default: embedded on 127.0.0.1:1883, or the broker already there)")
 		fs.StringVar(&demoOpts.DataDir, "data", "", "keep the demo's config and store in this directory (default: a temporary one, removed on exit)")
+		fs.DurationVar(&demoOpts.Every, "every", 10*time.Second, "poll interval of the demo accounts")
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

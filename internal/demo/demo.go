@@ -55,6 +55,8 @@ type Options struct {
 	// OfflineAfter is when the OneCloud box first goes offline; it then toggles every
 	// OfflineAfter. Default 1m.
 	OfflineAfter time.Duration
+	// AlertFor is the grace of the offline and problem alerts; default 30s.
+	AlertFor time.Duration
 	// Out receives the start banner; default os.Stdout.
 	Out io.Writer
 	// Log receives the daemon log; default os.Stderr. LogLevel defaults to info.
@@ -79,6 +81,7 @@ type Upstream struct {
 	URL      string   // where the fake listens
 	Accounts []string // demo account ids
 	Alive    string   // what changes over time, for the banner
+	Try      []string // commands to try, {pub} and {sub} standing for mosquitto_pub/sub with -h/-p
 }
 
 // A provider joins the demo with one entry in providersInDemo and one start function
@@ -97,13 +100,17 @@ type Setup struct {
 	Accounts   []string // ids
 	AccountsYA string   // YAML list items for `accounts:`
 	RulesYAML  string   // YAML list items for `alerts.rules:`
-	Alive      string
+	// SectionsYAML holds top-level sections of the provider's kind (e.g. `sms:`).
+	SectionsYAML string
+	Alive        string
+	Try          []string // see Upstream.Try
 }
 
 var providersInDemo = []provider{
 	{"telecom", startTelecom},
 	{"gas", startGas},
 	{"onecloud", startOneCloud},
+	{"sms", startSMS},
 }
 
 // Env is what a provider's start function gets.
@@ -112,6 +119,7 @@ type Env struct {
 	Schedule     string        // e.g. "@every 10s"
 	Every        time.Duration // the poll interval
 	OfflineAfter time.Duration
+	AlertFor     time.Duration
 
 	mu      sync.Mutex
 	servers []*http.Server
@@ -179,6 +187,9 @@ func Run(ctx context.Context, o Options) (err error) {
 	if o.OfflineAfter <= 0 {
 		o.OfflineAfter = time.Minute
 	}
+	if o.AlertFor <= 0 {
+		o.AlertFor = 30 * time.Second
+	}
 	if o.Out == nil {
 		o.Out = os.Stdout
 	}
@@ -222,12 +233,12 @@ func Run(ctx context.Context, o Options) (err error) {
 
 	// The fakes.
 	fctx, stopFakes := context.WithCancel(context.Background())
-	env := &Env{ctx: fctx, Schedule: "@every " + o.Every.String(), Every: o.Every, OfflineAfter: o.OfflineAfter}
+	env := &Env{ctx: fctx, Schedule: "@every " + o.Every.String(), Every: o.Every, OfflineAfter: o.OfflineAfter, AlertFor: o.AlertFor}
 	defer func() {
 		stopFakes()
 		env.close()
 	}()
-	var accounts, rules strings.Builder
+	var accounts, rules, sections strings.Builder
 	for _, p := range providersInDemo {
 		s, err := p.start(env)
 		if err != nil {
@@ -235,12 +246,13 @@ func Run(ctx context.Context, o Options) (err error) {
 		}
 		accounts.WriteString(s.AccountsYA)
 		rules.WriteString(s.RulesYAML)
-		info.Upstreams = append(info.Upstreams, Upstream{Provider: p.kind, URL: s.URL, Accounts: s.Accounts, Alive: s.Alive})
+		sections.WriteString(s.SectionsYAML)
+		info.Upstreams = append(info.Upstreams, Upstream{Provider: p.kind, URL: s.URL, Accounts: s.Accounts, Alive: s.Alive, Try: s.Try})
 	}
 
 	// The config, written where the user can read it, and loaded like any other.
 	info.ConfigPath = filepath.Join(info.DataDir, "config.yaml")
-	text := Config(info.BrokerURL, filepath.Join(info.DataDir, "accountbridge.db"), o.LogLevel, accounts.String(), rules.String())
+	text := Config(info.BrokerURL, filepath.Join(info.DataDir, "accountbridge.db"), o.LogLevel, o.AlertFor, accounts.String(), rules.String(), sections.String())
 	if err := os.WriteFile(info.ConfigPath, []byte(text), 0o600); err != nil {
 		return err
 	}
@@ -268,7 +280,7 @@ func Run(ctx context.Context, o Options) (err error) {
 }
 
 // Config renders the demo config.
-func Config(brokerURL, storePath, level, accountsYAML, rulesYAML string) string {
+func Config(brokerURL, storePath, level string, alertFor time.Duration, accountsYAML, rulesYAML, sectionsYAML string) string {
 	if rulesYAML == "" {
 		rulesYAML = "    []\n"
 	}
@@ -287,12 +299,12 @@ defaults:
   timeout: 20s
 alerts:
   offline:
-    for: 30s
+    for: %s
   problem:
-    for: 30s
+    for: %s
   rules:
-%saccounts:
-%s`, brokerURL, BaseTopic, DiscoveryPrefix, storePath, level, rulesYAML, accountsYAML)
+%s%saccounts:
+%s`, brokerURL, BaseTopic, DiscoveryPrefix, storePath, level, alertFor, alertFor, rulesYAML, sectionsYAML, accountsYAML)
 }
 
 // probe reports whether an MQTT broker accepts a connection at url.
@@ -327,12 +339,18 @@ func printBanner(w io.Writer, info Info, o Options) {
 	}
 	fmt.Fprintf(w, "  config    %s\n  data      %s\n", info.ConfigPath, store)
 	host := strings.TrimPrefix(info.BrokerURL, "tcp://")
-	sub := "mosquitto_sub"
+	sub, pub := "mosquitto_sub", "mosquitto_pub"
 	if host != DefaultBrokerAddr {
-		sub += " -h " + hostOf(host) + " -p " + portOf(host)
+		hp := " -h " + hostOf(host) + " -p " + portOf(host)
+		sub, pub = sub+hp, pub+hp
 	}
 	fmt.Fprintf(w, "Watch it:   %s -v -t '%s/#' -t '%s/#'\n", sub, BaseTopic, DiscoveryPrefix)
 	fmt.Fprintf(w, "Alerts:     %s -v -t '%s/alerts'\n", sub, BaseTopic)
+	for _, u := range info.Upstreams {
+		for _, t := range u.Try {
+			fmt.Fprintf(w, "%s\n", strings.NewReplacer("{pub}", pub, "{sub}", sub).Replace(t))
+		}
+	}
 	fmt.Fprintf(w, "Home Assistant: Settings → Devices & services → Add integration → MQTT, broker %s;\n", host)
 	fmt.Fprintf(w, "  the demo devices appear under MQTT. For an HA on another machine, run the demo with\n")
 	fmt.Fprintf(w, "  --broker tcp://<the broker HA uses>:1883 (the embedded broker listens on 127.0.0.1 only).\n")

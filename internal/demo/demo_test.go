@@ -39,7 +39,9 @@ func TestDemo(t *testing.T) {
 	ready := make(chan Info, 1)
 	done := make(chan error, 1)
 	go func() {
+		// Fast: polls every 2s, the OneCloud box offline after 3s with a 1s alert grace.
 		done <- Run(ctx, Options{BrokerAddr: "127.0.0.1:0", Out: &out, Log: &logs, LogLevel: "debug",
+			Every: 2 * time.Second, OfflineAfter: 3 * time.Second, AlertFor: time.Second,
 			Ready: func(i Info) { ready <- i }})
 	}()
 	defer func() {
@@ -71,9 +73,12 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("subscribe: %v", tok.Error())
 	}
 
-	// Every provider's main device: discovery, a state and availability online.
+	// Every provider's main device: discovery, a state and availability online; an SMS
+	// order bought from 5SIM (SMS-Activate is cheaper but out of stock); the OneCloud box's
+	// offline alert.
 	want := map[string]bool{}
-	for _, dev := range []string{"telecom_mobile", "gas_home", "onecloud_miner"} {
+	for _, dev := range []string{"telecom_mobile", "gas_home", "onecloud_miner",
+		"sms_activate", "sms_fivesim", "sms_selfhosted", "sms_router"} {
 		want[DiscoveryPrefix+"/device/"+dev+"/config"] = true
 		want[BaseTopic+"/"+dev+"/state"] = true
 		want[BaseTopic+"/"+dev+"/availability"] = true
@@ -81,11 +86,31 @@ func TestDemo(t *testing.T) {
 	if len(info.Upstreams) != len(providersInDemo) {
 		t.Errorf("upstreams = %+v, want one per provider", info.Upstreams)
 	}
-	deadline := time.After(60 * time.Second)
+	order := BaseTopic + "/sms/order/demo-test"
+	want[order] = true
+	alerts := BaseTopic + "/alerts"
+	want[alerts] = true
+	ordered := false
+	deadline := time.After(90 * time.Second)
 	for len(want) > 0 {
 		select {
 		case m := <-msgs:
+			if m.Topic() == BaseTopic+"/sms_router/state" && !ordered {
+				// The router is up: order a number.
+				ordered = true
+				c.Publish(BaseTopic+"/sms/order", 1, false, `{"request_id":"demo-test","service":"tg","country":"us","strategy":"price"}`)
+			}
 			if !want[m.Topic()] || len(m.Payload()) == 0 {
+				continue
+			}
+			if m.Topic() == order && !strings.Contains(string(m.Payload()), `"platform":"fivesim"`) {
+				if strings.Contains(string(m.Payload()), `"failed"`) {
+					t.Errorf("order failed: %s", m.Payload())
+				}
+				continue
+			}
+			if m.Topic() == alerts && !(strings.Contains(string(m.Payload()), `"state":"firing"`) &&
+				strings.Contains(string(m.Payload()), "onecloud_miner")) {
 				continue
 			}
 			if strings.HasSuffix(m.Topic(), "/availability") && string(m.Payload()) != "online" {
@@ -93,7 +118,7 @@ func TestDemo(t *testing.T) {
 			}
 			delete(want, m.Topic())
 		case <-deadline:
-			t.Fatalf("still missing after 60s: %v", want)
+			t.Fatalf("still missing after 90s: %v", want)
 		}
 	}
 	for _, s := range []string{"mosquitto_sub -h 127.0.0.1 -p ", "accountbridge/#", "homeassistant/#", "MQTT"} {

@@ -2,11 +2,13 @@ package demo
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
 	gasfake "github.com/accountbridge/accountbridge/internal/providers/gas/fake"
 	onecloudfake "github.com/accountbridge/accountbridge/internal/providers/onecloud/fake"
+	smsfake "github.com/accountbridge/accountbridge/internal/providers/sms/fake"
 	telecomfake "github.com/accountbridge/accountbridge/internal/providers/telecom/fake"
 )
 
@@ -79,7 +81,7 @@ func startGas(env *Env) (Setup, error) {
 
 // startOneCloud: an account with two boxes; box "eastmoon6469" goes offline after
 // env.OfflineAfter and toggles every OfflineAfter, so the built-in offline alert fires
-// (after its 30 s grace) and resolves.
+// (after its grace, env.AlertFor) and resolves.
 func startOneCloud(env *Env) (Setup, error) {
 	o := onecloudfake.Default()
 	f := onecloudfake.New(o)
@@ -101,6 +103,88 @@ func startOneCloud(env *Env) (Setup, error) {
     control_base_url: %s
     schedule: "%s"
 `, o.Phone, o.Password, url, url, env.Schedule),
-		Alive: fmt.Sprintf("box %s goes offline every other %s; offline alert after 30 s", o.Boxes[0].Name, env.OfflineAfter),
+		Alive: fmt.Sprintf("box %s goes offline every other %s; offline alert after %s", o.Boxes[0].Name, env.OfflineAfter, env.AlertFor),
+	}, nil
+}
+
+// startSMS: three platforms, one per protocol family the router speaks. SMS-Activate is
+// the cheapest for Telegram/US but has no numbers, so an order with strategy price gets
+// its number from 5SIM and its code about 15 s later; the self-hosted service's balance
+// is below its low_balance line. The `sms:` section watches tg/us and wa/us.
+func startSMS(env *Env) (Setup, error) {
+	const key, token, user, pass = "demo-activate-key", "demo-5sim-token", "demo", "demo-pass"
+	act := smsfake.NewActivate(key)
+	act.SetBalance(250)
+	act.SetOffer("tg", "187", 10, 0) // cheapest, out of stock
+	act.SetOffer("wa", "187", 18, 40)
+	act.SetCodeAfter(15 * time.Second)
+	five := smsfake.NewFiveSim(token)
+	five.SetBalance(120)
+	five.SetOffer("telegram", "usa", 14, 120)
+	five.SetOffer("whatsapp", "usa", 16, 25)
+	five.SetCodeAfter(15 * time.Second)
+	self := smsfake.NewSMSAPI(user, pass)
+	self.SetBalance(3)
+	self.SetCodeAfter(15 * time.Second)
+	var urls [3]string
+	for i, h := range []http.Handler{act, five, self} {
+		u, err := env.Serve(h)
+		if err != nil {
+			return Setup{}, err
+		}
+		urls[i] = u
+	}
+	// Stock moves a little, so the stock sensors are alive.
+	n := 0
+	env.Tick(env.Every, func() {
+		n++
+		five.SetStock("whatsapp", "usa", 25-n%10)
+	})
+	return Setup{
+		URL:      urls[0] + " " + urls[1] + " " + urls[2],
+		Accounts: []string{"activate", "fivesim", "selfhosted"},
+		AccountsYA: fmt.Sprintf(`  - id: activate
+    provider: sms
+    name: Demo SMS-Activate
+    platform: activate
+    api_key: %s
+    base_url: %s
+    currency: RUB
+    schedule: "%s"
+  - id: fivesim
+    provider: sms
+    name: Demo 5SIM
+    platform: fivesim
+    api_key: %s
+    base_url: %s
+    currency: RUB
+    schedule: "%s"
+  - id: selfhosted
+    provider: sms
+    name: Demo SMS service
+    platform: smsapi
+    username: %s
+    password: %s
+    base_url: %s
+    currency: CNY
+    low_balance: 5
+    schedule: "%s"
+`, key, urls[0], env.Schedule, token, urls[1], env.Schedule, user, pass, urls[2], env.Schedule),
+		SectionsYAML: `sms:
+  watch:
+    - {service: tg, country: us}
+    - {service: wa, country: us}
+  default_strategy: price
+  code_poll_interval: 5s
+  code_timeout: 3m
+  max_daily_spend: 200
+  currency: RUB
+  rates: {CNY: 12.5}
+`,
+		Alive: "tg/us is cheapest at SMS-Activate (no stock), so orders go to 5SIM; codes arrive ~15 s after buying",
+		Try: []string{
+			"SMS order: {sub} -v -t '" + BaseTopic + "/sms/order/#'   and then",
+			"            {pub} -t '" + BaseTopic + `/sms/order' -m '{"request_id":"demo-1","service":"tg","country":"us","strategy":"price"}'`,
+		},
 	}, nil
 }
