@@ -113,8 +113,14 @@ func TestOptionsDecodeThroughTheRealConfig(t *testing.T) {
 		t.Fatalf("options.json: %v", err)
 	}
 	red := logging.NewRedactor()
-	if _, err := daemon.BuildAccounts(cfg, discard(), red, nil, time.Now); err != nil {
+	accounts, err := daemon.BuildAccounts(cfg, discard(), red, func(string) providers.KV { return &providers.MemoryKV{} }, time.Now)
+	if err != nil {
 		t.Fatalf("accounts: %v", err)
+	}
+	// Groups too: the `sms:` options must make a valid SMS router over those accounts.
+	if _, err := daemon.BuildGroups(cfg, accounts, discard(), red, func(string) providers.KV { return &providers.MemoryKV{} }, time.Now,
+		func(string, []byte, bool) error { return nil }); err != nil {
+		t.Fatalf("groups: %v", err)
 	}
 	if cfg.Store.Path != "/data/accountbridge.db" || cfg.Language != "zh" || cfg.Alerts.Email.To[0] != "you@example.com" ||
 		cfg.Alerts.Offline.For.D() != 5*time.Minute || cfg.Defaults.Concurrency != 4 || cfg.MQTT.BrokerDefault {
