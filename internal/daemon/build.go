@@ -69,6 +69,7 @@ func BuildAccounts(cfg *config.Config, log *slog.Logger, red *logging.Redactor, 
 		alog := log.With("account", a.ID, "provider", a.Provider)
 		client, err := httpx.New(httpx.Options{
 			Provider: a.Provider, Proxy: a.Proxy, Timeout: timeout, Logger: alog, Redact: red.Redact,
+			IdleConnsPerHost: cfg.Defaults.Concurrency,
 		})
 		if err != nil {
 			errs = append(errs, a.Errorf("proxy", "%v", err))

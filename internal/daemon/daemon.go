@@ -50,15 +50,20 @@ type Daemon struct {
 
 	mu       sync.Mutex
 	statuses map[string]poller.Status
-	devices  map[string]providers.Device // device id → last polled form (with poll diagnostics, before alert entities)
-	mainDev  map[string]string           // account → id of its main device
+	// devices: device id → model of its last polled form (with the poll diagnostics, before
+	// alert entities), without values: those are on the broker, and a value that changes
+	// between polls (the last error, an alert) is patched into the published state.
+	devices  map[string]providers.Device
+	mainDev  map[string]string // account → id of its main device
 	alerts   *alert.Engine
 	owners   map[string]string // device id → account
 	cycle    cycle
 	lastPoll time.Time
+	byState  map[string]int // accounts (not groups) by Status.State, for the bridge device
 
-	infoKick chan struct{}
-	wg       sync.WaitGroup
+	infoKick   chan struct{}
+	bridgeKick chan struct{}
+	wg         sync.WaitGroup
 }
 
 // cycle measures how long it takes to poll every account once: from the earliest start
@@ -86,8 +91,8 @@ func New(ctx context.Context, opts Options) (*Daemon, error) {
 		cfg: cfg, log: opts.Logger, red: opts.Redactor, clock: opts.Clock,
 		accounts: map[string]Account{}, statuses: map[string]poller.Status{}, owners: map[string]string{},
 		devices: map[string]providers.Device{}, mainDev: map[string]string{},
-		infoKick: make(chan struct{}, 1), started: opts.Clock.Now(),
-		cycle: cycle{done: map[string]bool{}},
+		infoKick: make(chan struct{}, 1), bridgeKick: make(chan struct{}, 1), started: opts.Clock.Now(),
+		cycle: cycle{done: map[string]bool{}}, byState: map[string]int{},
 	}
 	st, err := store.Open(ctx, cfg.Store.Path, store.Options{Now: opts.Clock.Now})
 	if err != nil {
@@ -174,8 +179,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	bg, stopBG := context.WithCancel(context.Background())
 	d.alerts.Start()
 	d.startGroups(bg)
-	d.wg.Add(3)
+	d.wg.Add(4)
 	go d.infoLoop(bg)
+	go d.bridgeLoop(bg)
 	go d.maintenanceLoop(bg)
 	go d.alertLoop(bg)
 	d.poller.Start(bg)
@@ -259,7 +265,7 @@ func (d *Daemon) restore(ctx context.Context) error {
 // sees failed polls (they produce no snapshot).
 var pollEntities = []providers.Entity{
 	{Key: "last_poll", Name: "Last successful poll", Component: providers.Sensor, DeviceClass: "timestamp",
-		Category: providers.CategoryDiagnostic},
+		Category: providers.CategoryDiagnostic, Topic: PollTopic},
 	{Key: "last_error", Name: "Last error", Component: providers.Sensor, Icon: "mdi:alert-circle-outline",
 		Category: providers.CategoryDiagnostic},
 }
@@ -293,6 +299,14 @@ func (d *Daemon) localize(job string, devs []providers.Device) []providers.Devic
 	}
 	return out
 }
+
+// PollTopic is the topic (under <base>/<device>/) of the values that change on every poll
+// by nature: the time of the last successful poll, which the daemon adds to an account's
+// main device, and a provider's own fetch time (telecom's "updated"). Their entities read
+// them from there (providers.Entity.Topic), so the state is re-published only when a value
+// really changed, and Home Assistant re-renders one template per poll instead of all of
+// the device's. Payload: {"last_poll":"2026-11-21T18:00:00+08:00"}.
+const PollTopic = providers.PollTopic
 
 // withPollDiagnostics returns dev with the poll diagnostic entities and values.
 func withPollDiagnostics(dev providers.Device, lastPoll time.Time, lastError string) providers.Device {
@@ -328,7 +342,12 @@ func (d *Daemon) Snapshot(ctx context.Context, snap providers.Snapshot) {
 		published := make([]providers.Device, len(snap.Devices))
 		d.mu.Lock()
 		for i, dev := range snap.Devices {
-			d.devices[dev.ID] = dev
+			// Shared with every equal list: thousands of accounts keep one copy.
+			dev.Entities = providers.InternEntities(dev.Entities)
+			snap.Devices[i] = dev
+			model := dev
+			model.Values, model.Attributes, model.Topics = nil, nil, nil
+			d.devices[dev.ID] = model
 			published[i] = d.alerts.Augment(dev)
 		}
 		if len(snap.Devices) > 0 {
@@ -377,31 +396,36 @@ func (d *Daemon) Status(_ context.Context, st poller.Status) {
 	prev, had := d.statuses[st.Account]
 	d.statuses[st.Account] = st
 	_, isAccount := d.accounts[st.Account] // not a group's own job
+	if isAccount {
+		if had {
+			d.byState[prev.State]--
+		}
+		d.byState[st.State]++
+	}
 	if !st.LastRun.IsZero() && st.LastRun != prev.LastRun {
 		d.lastPoll = d.clock.Now()
 		if isAccount {
 			d.trackCycle(st)
 		}
 	}
-	main, haveMain := d.devices[d.mainDev[st.Account]]
-	if haveMain && st.LastError != "" && st.LastError != prev.LastError && st.LastRun != st.LastOK {
-		// A failed poll: show the error on the account's main device, keeping its last values.
-		values := maps.Clone(main.Values)
-		values["last_error"] = d.red.Redact(st.LastErrorKind + ": " + st.LastError)
-		main.Values = values
-		d.devices[main.ID] = main
-	} else {
-		haveMain = false
-	}
+	mainID := d.mainDev[st.Account]
+	failed := mainID != "" && st.LastError != "" && st.LastError != prev.LastError && st.LastRun != st.LastOK
 	d.mu.Unlock()
-	if haveMain {
-		d.updateDevice(st.Account, main)
+	if failed {
+		// A failed poll: show the error on the account's main device, keeping its last values.
+		msg := d.red.Redact(st.LastErrorKind + ": " + st.LastError)
+		if _, err := d.mqtt.PatchState(st.Account, mainID, map[string]any{"last_error": msg}); err != nil {
+			d.log.Warn("last error not published", "account", st.Account, "device", mainID, "err", err)
+		}
 	}
 	if st.State != "pending" && (!had || prev.Available != st.Available || prev.State == "pending") {
 		d.mqtt.SetAccountAvailable(st.Account, st.Available)
 	}
 	if !had || prev.State != st.State || prev.LastError != st.LastError || prev.Available != st.Available {
-		d.publishBridge()
+		select {
+		case d.bridgeKick <- struct{}{}:
+		default:
+		}
 	}
 	select {
 	case d.infoKick <- struct{}{}:
@@ -409,10 +433,16 @@ func (d *Daemon) Status(_ context.Context, st poller.Status) {
 	}
 }
 
-// updateDevice re-publishes one device of account (with its alert entities).
-func (d *Daemon) updateDevice(account string, dev providers.Device) {
-	if _, err := d.mqtt.UpdateDevice(account, d.alerts.Augment(dev)); err != nil {
-		d.log.Warn("device update not published", "account", account, "device", dev.ID, "err", err)
+// updateAlerts re-publishes the alert values (problem sensors) of one device of account;
+// model is the device without its values (Daemon.devices). Its entities do not change
+// between polls: only which alerts fire.
+func (d *Daemon) updateAlerts(account string, model providers.Device) {
+	aug := d.alerts.Augment(model) // its Values are the alert values alone
+	if len(aug.Values) == 0 {
+		return
+	}
+	if _, err := d.mqtt.PatchState(account, model.ID, aug.Values); err != nil {
+		d.log.Warn("alert state not published", "account", account, "device", model.ID, "err", err)
 	}
 }
 
@@ -433,22 +463,12 @@ func (d *Daemon) trackCycle(st poller.Status) {
 func (d *Daemon) bridgeStats() bridge.Stats {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	s := bridge.Stats{Version: Version, Started: d.started, AccountsTotal: len(d.accounts),
-		LastCycle: d.cycle.last, MQTTReconnects: d.mqtt.Reconnects()}
-	for id, st := range d.statuses {
-		if _, isAccount := d.accounts[id]; !isAccount {
-			continue
-		}
-		switch st.State {
-		case "ok":
-			s.AccountsOK++
-		case "quarantined":
-			s.AccountsQuarantined++
-		case "failing":
-			s.AccountsFailing++
-		}
-	}
-	return s
+	// Counted as statuses arrive (Status): this runs after every state change of an
+	// account, so it must not walk every account.
+	return bridge.Stats{Version: Version, Started: d.started, AccountsTotal: len(d.accounts),
+		LastCycle: d.cycle.last, MQTTReconnects: d.mqtt.Reconnects(),
+		AccountsOK: d.byState[poller.StateOK], AccountsQuarantined: d.byState[poller.StateQuarantined],
+		AccountsFailing: d.byState[poller.StateFailing]}
 }
 
 // publishBridge refreshes the bridge device between its own scheduled polls, so account
@@ -456,6 +476,25 @@ func (d *Daemon) bridgeStats() bridge.Stats {
 func (d *Daemon) publishBridge() {
 	_, _, _ = d.mqtt.PublishSnapshot(providers.Snapshot{Account: bridge.Kind, Time: d.clock.Now(),
 		Devices: d.localize(bridge.Kind, []providers.Device{bridge.Device(d.bridgeStats())})})
+}
+
+// bridgeLoop runs publishBridge when accounts change state: at once, then at most once a
+// second (a first cycle of many accounts changes the counts with every poll).
+func (d *Daemon) bridgeLoop(ctx context.Context) {
+	defer d.wg.Done()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.bridgeKick:
+			d.publishBridge()
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+		}
+	}
 }
 
 // setupAlerts builds the alert engine with the outputs the config asks for and loads its
@@ -504,7 +543,7 @@ func (d *Daemon) alertLoop(ctx context.Context) {
 		}
 		d.mu.Unlock()
 		for _, dev := range devs {
-			d.updateDevice(d.ownerOf(dev.ID), dev)
+			d.updateAlerts(d.ownerOf(dev.ID), dev)
 		}
 		d.alerts.Dispatch(fired)
 	}
@@ -618,23 +657,25 @@ type AccountInfo struct {
 }
 
 func (d *Daemon) info() Info {
-	in := Info{Version: Version, Started: d.started, Accounts: []AccountInfo{}}
+	in := Info{Version: Version, Started: d.started, Accounts: make([]AccountInfo, 0, len(d.accounts))}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	devices := make(map[string][]string, len(d.accounts))
+	for dev, owner := range d.owners {
+		devices[owner] = append(devices[owner], dev)
+	}
 	for _, id := range slices.Sorted(maps.Keys(d.accounts)) {
 		a := d.accounts[id]
 		st := d.statuses[id]
 		ai := AccountInfo{ID: id, Provider: a.Config.Provider, Name: a.Config.Name, Schedule: a.Spec,
 			State: st.State, Available: st.Available, ConsecutiveFailures: st.ConsecutiveFailures,
 			LastRun: st.LastRun, LastOK: st.LastOK, NextRun: st.NextRun,
-			LastErrorKind: st.LastErrorKind, LastError: d.red.Redact(st.LastError), Devices: []string{}}
+			LastErrorKind: st.LastErrorKind, LastError: d.red.Redact(st.LastError), Devices: devices[id]}
 		if ai.State == "" {
 			ai.State = "pending"
 		}
-		for dev, owner := range d.owners {
-			if owner == id {
-				ai.Devices = append(ai.Devices, dev)
-			}
+		if ai.Devices == nil {
+			ai.Devices = []string{}
 		}
 		slices.Sort(ai.Devices)
 		in.Accounts = append(in.Accounts, ai)
@@ -642,17 +683,29 @@ func (d *Daemon) info() Info {
 	return in
 }
 
-func (d *Daemon) publishInfo() {
+// publishInfo publishes bridge/info and returns its size.
+func (d *Daemon) publishInfo() int {
 	b, err := json.Marshal(d.info())
 	if err != nil {
 		d.log.Error("bridge info not encoded", "err", err)
-		return
+		return 0
 	}
 	d.mqtt.SetRetained(d.topics.BaseTopic+"/bridge/info", b)
+	return len(b)
 }
 
-// infoLoop publishes <base>/bridge/info at most once a second, however many accounts
-// change state at once.
+// InfoRate caps the bytes per second spent on bridge/info: with thousands of accounts the
+// document is megabytes, and it changes with every poll (last and next run).
+const InfoRate = 256 << 10
+
+// infoInterval is the pause after publishing an info document of size bytes: a second,
+// or longer for a large document, so that it takes at most InfoRate bytes per second.
+func infoInterval(size int) time.Duration {
+	return max(time.Second, time.Duration(size)*time.Second/InfoRate)
+}
+
+// infoLoop publishes <base>/bridge/info at most once per infoInterval, however many
+// accounts change state at once.
 func (d *Daemon) infoLoop(ctx context.Context) {
 	defer d.wg.Done()
 	for {
@@ -660,11 +713,11 @@ func (d *Daemon) infoLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-d.infoKick:
-			d.publishInfo()
+			size := d.publishInfo()
 			select {
 			case <-ctx.Done():
 				return
-			case <-time.After(time.Second):
+			case <-time.After(infoInterval(size)):
 			}
 		}
 	}

@@ -3,12 +3,14 @@ package daemon_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/accountbridge/accountbridge/internal/config"
 	"github.com/accountbridge/accountbridge/internal/daemon"
@@ -242,19 +244,35 @@ func TestPollDiagnosticsOnMainDevice(t *testing.T) {
 	id := "d" + strings.TrimPrefix(e.base, "ab_")
 	acct := fmt.Sprintf("  - id: %s\n    provider: testfake\n    balance: 3\n", id)
 	state := e.base + "/testfake_" + id + "/state"
+	poll := e.base + "/testfake_" + id + "/poll"
 	w := e.watch()
 	stop := e.start(e.config(acct))
 	w.WaitAll(map[string]string{
 		e.prefix + "/device/testfake_" + id + "/config": `~"last_poll":{"platform":"sensor"`,
 		state: `~"last_error":""`,
+		poll:  `~{"last_poll":"`,
 	})
 	m := e.b.Watch(t, state).WaitFor(state, "*")
 	var v map[string]any
 	if err := json.Unmarshal([]byte(m.Payload), &v); err != nil {
 		t.Fatal(err)
 	}
-	if v["balance"] != 3.0 || v["last_error"] != "" || v["last_poll"] == nil {
+	// The poll time changes on every poll: it has its own topic, so that an unchanged poll
+	// re-publishes no state.
+	if v["balance"] != 3.0 || v["last_error"] != "" || v["last_poll"] != nil {
 		t.Errorf("state = %s", m.Payload)
+	}
+	m = e.b.Watch(t, poll).WaitFor(poll, "*")
+	var p map[string]string
+	if err := json.Unmarshal([]byte(m.Payload), &p); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := time.Parse(time.RFC3339, p["last_poll"]); err != nil || len(p) != 1 {
+		t.Errorf("poll = %s (%v)", m.Payload, err)
+	}
+	cfg := e.b.Watch(t, e.prefix+"/device/testfake_"+id+"/config").WaitFor(e.prefix+"/device/testfake_"+id+"/config", "*")
+	if !strings.Contains(cfg.Payload, `"state_topic":"`+poll+`"`) {
+		t.Errorf("last_poll does not read %s: %s", poll, cfg.Payload)
 	}
 	stop()
 }
@@ -323,3 +341,39 @@ func TestThresholdAlertEndToEnd(t *testing.T) {
 }
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// A failed poll shows its error on the main device's state, which keeps the last values;
+// the poll time stays that of the last successful poll.
+func TestFailedPollPatchesLastError(t *testing.T) {
+	e := newEnv(t)
+	id := "f" + strings.TrimPrefix(e.base, "ab_")
+	b := behaviourOf(id)
+	b.gate = make(chan struct{})
+	b.polled = make(chan struct{}, 4)
+	acct := fmt.Sprintf("  - id: %s\n    provider: testfake\n    schedule: \"@every 1s\"\n    balance: 4\n", id)
+	state := e.base + "/testfake_" + id + "/state"
+	poll := e.base + "/testfake_" + id + "/poll"
+	w := e.watch()
+	stop := e.start(e.config(acct))
+	b.gate <- struct{}{}
+	<-b.polled
+	w.WaitAll(map[string]string{state: `{"balance":4,"last_error":""}`, poll: `~{"last_poll":"`})
+	lastPoll := e.b.Watch(t, poll).WaitFor(poll, "*").Payload
+
+	b.err = errors.New("upstream down for maintenance") // read by the next poll, after the gate
+	b.gate <- struct{}{}
+	<-b.polled
+	w.WaitAll(map[string]string{state: `~"last_error":"`})
+	m := e.b.Watch(t, state).WaitFor(state, "*")
+	var v map[string]any
+	if err := json.Unmarshal([]byte(m.Payload), &v); err != nil {
+		t.Fatal(err)
+	}
+	if v["balance"] != 4.0 || !strings.Contains(fmt.Sprint(v["last_error"]), "upstream down for maintenance") {
+		t.Errorf("state after a failed poll = %s", m.Payload)
+	}
+	if got := e.b.Watch(t, poll).WaitFor(poll, "*").Payload; got != lastPoll {
+		t.Errorf("poll time changed by a failed poll: %s, was %s", got, lastPoll)
+	}
+	stop()
+}

@@ -40,6 +40,11 @@ func (o Options) AvailabilityTopic(deviceID string) string {
 	return o.BaseTopic + "/" + deviceID + "/availability"
 }
 func (o Options) EventTopic(deviceID string) string { return o.BaseTopic + "/" + deviceID + "/event" }
+
+// ExtraTopic is where a device's extra retained payload named name (Device.Topics) goes.
+func (o Options) ExtraTopic(deviceID, name string) string {
+	return o.BaseTopic + "/" + deviceID + "/" + name
+}
 func (o Options) CommandTopic(deviceID, key string) string {
 	return o.BaseTopic + "/" + deviceID + "/" + key + "/set"
 }
@@ -175,6 +180,19 @@ func Build(o Options, dev providers.Device, removed map[string]providers.Compone
 	return res, err
 }
 
+// Components lists the entity keys (with their platform) that Build publishes for dev:
+// the valid ones, first of each key. Callers keep the device model rather than the map.
+func Components(dev providers.Device) map[string]providers.Component {
+	out := make(map[string]providers.Component, len(dev.Entities))
+	for _, e := range dev.Entities {
+		if _, dup := out[e.Key]; dup || ValidateEntity(e) != nil {
+			continue
+		}
+		out[e.Key] = e.Component
+	}
+	return out
+}
+
 func buildComponent(o Options, deviceID string, e providers.Entity) component {
 	c := component{
 		Platform:        string(e.Component),
@@ -193,12 +211,16 @@ func buildComponent(o Options, deviceID string, e providers.Entity) component {
 		f := false
 		c.EnabledByDefault = &f
 	}
+	stateTopic := o.StateTopic(deviceID)
+	if e.Topic != "" {
+		stateTopic = o.ExtraTopic(deviceID, e.Topic)
+	}
 	switch e.Component {
 	case providers.Sensor:
-		c.StateTopic = o.StateTopic(deviceID)
+		c.StateTopic = stateTopic
 		c.ValueTemplate = "{{ value_json." + e.Key + " if value_json." + e.Key + " is defined else 'None' }}"
 	case providers.BinarySensor:
-		c.StateTopic = o.StateTopic(deviceID)
+		c.StateTopic = stateTopic
 		c.ValueTemplate = "{{ ('ON' if value_json." + e.Key + " else 'OFF') if value_json." + e.Key + " is defined else 'None' }}"
 	case providers.Button:
 		c.CommandTopic = o.CommandTopic(deviceID, e.Key)
@@ -216,9 +238,24 @@ func buildComponent(o Options, deviceID string, e providers.Entity) component {
 // State encodes the device's values as the JSON object published on its state topic.
 // Keys are sorted (encoding/json sorts map keys), so equal values give equal bytes and
 // change detection is a byte comparison. Attributes go under "attributes".
+//
+// Values of entities that read from their own topic (providers.Entity.Topic) are left
+// out: ValueTopics encodes them.
 func State(dev providers.Device) ([]byte, error) {
+	var elsewhere map[string]bool
+	for _, e := range dev.Entities {
+		if e.Topic != "" {
+			if elsewhere == nil {
+				elsewhere = map[string]bool{}
+			}
+			elsewhere[e.Key] = true
+		}
+	}
 	out := make(map[string]any, len(dev.Values)+1)
 	for k, v := range dev.Values {
+		if elsewhere[k] {
+			continue
+		}
 		enc, err := stateValue(v)
 		if err != nil {
 			return nil, fmt.Errorf("state of %s.%s: %w", dev.ID, k, err)
@@ -229,6 +266,73 @@ func State(dev providers.Device) ([]byte, error) {
 		out["attributes"] = dev.Attributes
 	}
 	return json.Marshal(out)
+}
+
+// PatchState returns state (a payload made by State) with some top-level values replaced
+// or added, encoded as State encodes them: the same bytes State would make for the
+// merged values. It lets a caller change one value (the last error after a failed poll,
+// an alert) without keeping every device's values around.
+func PatchState(state []byte, values map[string]any) ([]byte, error) {
+	obj := map[string]json.RawMessage{}
+	if len(state) > 0 {
+		if err := json.Unmarshal(state, &obj); err != nil {
+			return nil, fmt.Errorf("patch state: %w", err)
+		}
+	}
+	for k, v := range values {
+		if k == "attributes" {
+			return nil, errors.New("patch state: attributes cannot be patched")
+		}
+		enc, err := stateValue(v)
+		if err != nil {
+			return nil, fmt.Errorf("patch state %s: %w", k, err)
+		}
+		raw, err := json.Marshal(enc)
+		if err != nil {
+			return nil, err
+		}
+		obj[k] = raw
+	}
+	return json.Marshal(obj)
+}
+
+// ValueTopics encodes the values of the entities that read from their own topic
+// (providers.Entity.Topic): one JSON object per topic name, keyed and encoded like the
+// state. Nil when there are none.
+func ValueTopics(dev providers.Device) (map[string][]byte, error) {
+	var objs map[string]map[string]any
+	for _, e := range dev.Entities {
+		if e.Topic == "" {
+			continue
+		}
+		v, ok := dev.Values[e.Key]
+		if !ok {
+			continue
+		}
+		enc, err := stateValue(v)
+		if err != nil {
+			return nil, fmt.Errorf("value of %s.%s: %w", dev.ID, e.Key, err)
+		}
+		if objs == nil {
+			objs = map[string]map[string]any{}
+		}
+		if objs[e.Topic] == nil {
+			objs[e.Topic] = map[string]any{}
+		}
+		objs[e.Topic][e.Key] = enc
+	}
+	if objs == nil {
+		return nil, nil
+	}
+	out := make(map[string][]byte, len(objs))
+	for name, obj := range objs {
+		b, err := json.Marshal(obj)
+		if err != nil {
+			return nil, err
+		}
+		out[name] = b
+	}
+	return out, nil
 }
 
 // MaxStateLength is the longest state Home Assistant accepts; a longer one is rejected.

@@ -90,6 +90,14 @@ func ValidateEntity(e providers.Entity) error {
 	if e.Key == "attributes" {
 		return fmt.Errorf("entity key %q is reserved for the state's attribute object", e.Key)
 	}
+	if e.Topic != "" {
+		if !providers.ValidID(e.Topic) || e.Topic == "state" || e.Topic == "availability" || e.Topic == "event" {
+			return fmt.Errorf("%s: topic %q must match [a-z0-9_]+ and not be state, availability or event", e.Key, e.Topic)
+		}
+		if e.Component != providers.Sensor && e.Component != providers.BinarySensor {
+			return fmt.Errorf("%s: only sensors and binary sensors read from a topic", e.Key)
+		}
+	}
 	if e.Category != "" && e.Category != providers.CategoryDiagnostic && e.Category != providers.CategoryConfig {
 		return fmt.Errorf("%s: entity category %q is neither diagnostic nor config", e.Key, e.Category)
 	}

@@ -13,6 +13,7 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -35,10 +36,31 @@ type Options struct {
 	TLSConfig      *tls.Config         // optional, for servers that need special settings; cloned
 	Logger         *slog.Logger        // nil = no logging
 	Redact         func(string) string // applied to logged URLs and errors; nil = identity
+	// IdleConnsPerHost is how many idle connections a shared transport keeps per host
+	// (see New); the daemon passes its poll concurrency. <= 0 means 2.
+	IdleConnsPerHost int
+}
+
+// transportKey identifies the transports New shares.
+type transportKey struct {
+	proxy            string
+	connect, timeout time.Duration
+	idlePerHost      int
+}
+
+// shared holds the transports of clients without a TLS config of their own.
+var shared struct {
+	sync.Mutex
+	m map[transportKey]*http.Transport
 }
 
 // New returns a client with its own cookie jar (one client per account keeps
 // accounts' sessions apart). It fails only on an unusable proxy setting.
+//
+// Clients without a TLS config of their own share their transport (the connection
+// pool) with every client of the same proxy and timeouts: the accounts of a provider talk
+// to the same few hosts, and a pool per account would keep idle connections (two
+// goroutines and 8 KiB of buffers each) for every account. Cookies stay per client.
 func New(opts Options) (*http.Client, error) {
 	proxy, err := proxyFunc(opts.Proxy)
 	if err != nil {
@@ -52,21 +74,41 @@ func New(opts Options) (*http.Client, error) {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	dialer := &net.Dialer{Timeout: connectTimeout, KeepAlive: 30 * time.Second}
-	tr := &http.Transport{
-		Proxy:       proxy,
-		DialContext: dialer.DialContext,
-		// A custom dialer or TLS config turns HTTP/2 off unless forced.
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          10,
-		MaxIdleConnsPerHost:   2, // one account polls one upstream, rarely in parallel
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   connectTimeout,
-		ResponseHeaderTimeout: timeout,
-		ExpectContinueTimeout: time.Second,
+	newTransport := func(idlePerHost int) *http.Transport {
+		dialer := &net.Dialer{Timeout: connectTimeout, KeepAlive: 30 * time.Second}
+		return &http.Transport{
+			Proxy:       proxy,
+			DialContext: dialer.DialContext,
+			// A custom dialer or TLS config turns HTTP/2 off unless forced.
+			ForceAttemptHTTP2:     true,
+			MaxIdleConns:          max(10, 4*idlePerHost),
+			MaxIdleConnsPerHost:   idlePerHost,
+			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   connectTimeout,
+			ResponseHeaderTimeout: timeout,
+			ExpectContinueTimeout: time.Second,
+		}
 	}
+	var tr *http.Transport
 	if opts.TLSConfig != nil {
+		tr = newTransport(2)                        // one account polls one upstream, rarely in parallel
 		tr.TLSClientConfig = opts.TLSConfig.Clone() // the transport may modify it (NextProtos)
+	} else {
+		key := transportKey{proxy: strings.TrimSpace(opts.Proxy), connect: connectTimeout, timeout: timeout,
+			idlePerHost: opts.IdleConnsPerHost}
+		if key.idlePerHost <= 0 {
+			key.idlePerHost = 2
+		}
+		shared.Lock()
+		tr = shared.m[key]
+		if tr == nil {
+			tr = newTransport(key.idlePerHost)
+			if shared.m == nil {
+				shared.m = map[transportKey]*http.Transport{}
+			}
+			shared.m[key] = tr
+		}
+		shared.Unlock()
 	}
 	// A nil PublicSuffixList is fine: each jar only ever sees one provider's hosts.
 	jar, err := cookiejar.New(nil)

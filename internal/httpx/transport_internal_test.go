@@ -64,3 +64,24 @@ func TestTransportSettings(t *testing.T) {
 		t.Error("debug transport installed without a logger")
 	}
 }
+
+// Clients without their own TLS config share the connection pool of their proxy and
+// timeouts; cookies stay per client.
+func TestTransportShared(t *testing.T) {
+	a, _ := New(Options{Timeout: 11 * time.Second, IdleConnsPerHost: 16})
+	b, _ := New(Options{Timeout: 11 * time.Second, IdleConnsPerHost: 16, Logger: slog.New(slog.DiscardHandler)})
+	c, _ := New(Options{Timeout: 11 * time.Second, IdleConnsPerHost: 16, Proxy: "http://127.0.0.1:3128"})
+	d, _ := New(Options{Timeout: 11 * time.Second, IdleConnsPerHost: 16, TLSConfig: &tls.Config{}})
+	if transportOf(t, a) != transportOf(t, b) {
+		t.Error("equal settings: transports not shared")
+	}
+	if transportOf(t, a) == transportOf(t, c) || transportOf(t, a) == transportOf(t, d) {
+		t.Error("a proxy or a TLS config of its own must not share")
+	}
+	if tr := transportOf(t, a); tr.MaxIdleConnsPerHost != 16 {
+		t.Errorf("idle per host %d", tr.MaxIdleConnsPerHost)
+	}
+	if a.Jar == b.Jar {
+		t.Error("cookie jars shared")
+	}
+}

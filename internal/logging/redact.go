@@ -21,8 +21,15 @@ const minSecretLen = 4
 // It is safe for concurrent use; the zero value and a nil *Redactor are
 // usable and only mask phone numbers.
 type Redactor struct {
-	mu    sync.Mutex // serialises AddSecret; readers never take it
+	mu    sync.Mutex // serialises AddSecret and rebuilds; readers of a current state never take it
 	state atomic.Pointer[redactState]
+	// known holds every registered form, so re-registering a secret (providers do on
+	// every poll) costs one map look-up. pending are forms not yet in state: a daemon
+	// with thousands of accounts registers tens of thousands of secrets, and rebuilding
+	// the sorted list for each would be quadratic, so it is rebuilt once, when read.
+	known   map[string]bool // form → registered as a secret itself (not only as an escaped form)
+	pending []string
+	dirty   atomic.Bool
 }
 
 // redactState is immutable once published, so readers need no lock.
@@ -44,10 +51,47 @@ func (r *Redactor) load() *redactState {
 	if r == nil {
 		return emptyState
 	}
+	if r.dirty.Load() {
+		r.rebuild()
+	}
 	if st := r.state.Load(); st != nil {
 		return st
 	}
 	return emptyState
+}
+
+// rebuild merges the pending secrets into a new state.
+func (r *Redactor) rebuild() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.dirty.Load() {
+		return
+	}
+	old := r.state.Load()
+	if old == nil {
+		old = emptyState
+	}
+	// Longest first: with overlapping secrets the longer one is the more specific
+	// match (see redactSecrets for how overlaps are merged).
+	longestFirst := func(a, b string) int { return len(b) - len(a) }
+	add := r.pending
+	slices.SortStableFunc(add, longestFirst)
+	secrets := make([]string, 0, len(old.secrets)+len(add))
+	i, j := 0, 0
+	for i < len(old.secrets) && j < len(add) {
+		if len(add[j]) > len(old.secrets[i]) {
+			secrets = append(secrets, add[j])
+			j++
+		} else {
+			secrets = append(secrets, old.secrets[i])
+			i++
+		}
+	}
+	secrets = append(secrets, old.secrets[i:]...)
+	secrets = append(secrets, add[j:]...)
+	r.pending = nil
+	r.state.Store(&redactState{gen: old.gen + 1, secrets: secrets})
+	r.dirty.Store(false)
 }
 
 // AddSecret registers a secret value. Values shorter than 4 bytes are
@@ -59,22 +103,24 @@ func (r *Redactor) AddSecret(s string) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	old := r.load()
-	secrets := slices.Clone(old.secrets)
+	if r.known == nil {
+		r.known = map[string]bool{}
+	}
+	if r.known[s] {
+		return // its escaped forms were registered with it
+	}
 	added := false
 	for _, v := range []string{s, url.QueryEscape(s), url.PathEscape(s)} {
-		if !slices.Contains(secrets, v) {
-			secrets = append(secrets, v)
+		if _, ok := r.known[v]; !ok {
+			r.known[v] = false
+			r.pending = append(r.pending, v)
 			added = true
 		}
 	}
-	if !added {
-		return
+	r.known[s] = true
+	if added {
+		r.dirty.Store(true)
 	}
-	// Longest first: with overlapping secrets the longer one is the more
-	// specific match (see redactSecrets for how overlaps are merged).
-	slices.SortStableFunc(secrets, func(a, b string) int { return len(b) - len(a) })
-	r.state.Store(&redactState{gen: old.gen + 1, secrets: secrets})
 }
 
 // Redact replaces every occurrence of every registered secret with "***"

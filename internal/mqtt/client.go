@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"maps"
 	"math/rand/v2"
@@ -51,9 +52,15 @@ type Options struct {
 // Handler receives a message on a subscribed filter. It runs on its own goroutine.
 type Handler func(topic string, payload []byte)
 
+// device is what the broker should hold for one device. Memory matters here (one per
+// device, tens of thousands with many accounts): the discovery payload (~10 KB) is not
+// kept, only its hash and the model it was built from, and it is rebuilt for a re-publish.
 type device struct {
 	account    string
-	discovery  discovery.Result
+	model      providers.Device // the last device given, without values: compared to skip rebuilding discovery
+	haveModel  bool
+	discoHash  uint64   // hash of the last discovery payload (valid when haveModel)
+	invalid    []string // entities left out of discovery (logged once)
 	state      []byte
 	topics     map[string][]byte // extra retained topics, by name
 	online     bool
@@ -71,7 +78,9 @@ type Client struct {
 	pubMu    sync.Mutex
 	mu       sync.Mutex // guards the maps below
 	devices  map[string]*device
-	retained map[string][]byte // other retained topics re-published on connect (bridge info)
+	accounts map[string]map[string]struct{} // account → ids of its devices
+	retained map[string][]byte              // other retained topics re-published on connect (bridge info)
+	seed     maphash.Seed                   // for discovery payload hashes
 	// tombstones are removed devices whose removal has not reached the broker yet.
 	tombstones map[string]struct{}
 	handlers   map[string]Handler
@@ -114,7 +123,9 @@ func New(opts Options) (*Client, error) {
 		opts:       opts,
 		log:        opts.Logger,
 		devices:    map[string]*device{},
+		accounts:   map[string]map[string]struct{}{},
 		retained:   map[string][]byte{},
+		seed:       maphash.MakeSeed(),
 		tombstones: map[string]struct{}{},
 		handlers:   map[string]Handler{},
 		connected:  make(chan struct{}),
@@ -297,8 +308,10 @@ func (cl *Client) republish(why string) {
 	}
 	for _, id := range slices.Sorted(maps.Keys(cl.devices)) {
 		d := cl.devices[id]
-		if cl.opts.Discovery && d.discovery.Topic != "" {
-			msgs = append(msgs, message{d.discovery.Topic, d.discovery.Payload})
+		if cl.opts.Discovery && d.haveModel {
+			if res, err := discovery.Build(cl.opts.Topics, d.model, nil); err == nil {
+				msgs = append(msgs, message{res.Topic, res.Payload})
+			}
 		}
 		if d.haveOnline {
 			msgs = append(msgs, message{cl.opts.Topics.AvailabilityTopic(id), availabilityPayload(d.online)})
@@ -426,8 +439,8 @@ func (cl *Client) PublishSnapshot(snap providers.Snapshot) ([]DeviceChange, []st
 	}
 	var removed []string
 	cl.mu.Lock()
-	for id, d := range cl.devices {
-		if d.account == snap.Account && !seen[id] {
+	for id := range cl.accounts[snap.Account] {
+		if !seen[id] {
 			removed = append(removed, id)
 		}
 	}
@@ -461,6 +474,31 @@ func (cl *Client) UpdateDevice(account string, dev providers.Device) (DeviceChan
 	return ch, nil
 }
 
+// PatchState changes some values in the published state of device id (of account) and
+// publishes it when that changed it (see discovery.PatchState). It reports whether the
+// device is known.
+func (cl *Client) PatchState(account, id string, values map[string]any) (bool, error) {
+	cl.pubMu.Lock()
+	cl.mu.Lock()
+	d, ok := cl.devices[id]
+	if !ok || d.account != account || d.state == nil {
+		cl.mu.Unlock()
+		cl.pubMu.Unlock()
+		return false, nil
+	}
+	state, err := discovery.PatchState(d.state, values)
+	if err != nil || string(state) == string(d.state) {
+		cl.mu.Unlock()
+		cl.pubMu.Unlock()
+		return true, err
+	}
+	d.state = state
+	cl.mu.Unlock()
+	wait := cl.enqueue([]message{{cl.opts.Topics.StateTopic(id), state}})
+	cl.pubMu.Unlock()
+	return true, wait()
+}
+
 func availabilityPayload(online bool) []byte {
 	if online {
 		return []byte("online")
@@ -469,62 +507,89 @@ func availabilityPayload(online bool) []byte {
 }
 
 // updateDevice records dev as desired and returns the messages that bring the broker in
-// line. markOnline: a successful poll also makes the device available.
+// line. markOnline: a successful poll also makes the device available. Discovery is
+// rebuilt only when the device model (everything but its values) changed.
 func (cl *Client) updateDevice(account string, dev providers.Device, markOnline bool) (DeviceChange, []message, error) {
 	ch := DeviceChange{DeviceID: dev.ID}
 	cl.mu.Lock()
 	d, ok := cl.devices[dev.ID]
 	if !ok {
-		d = &device{account: account}
+		d = &device{}
 		cl.devices[dev.ID] = d
 	}
-	prev := d.discovery
+	cl.setAccountLocked(dev.ID, d, account)
+	same := d.haveModel && providers.SameModel(d.model, dev)
 	cl.mu.Unlock()
 
-	removed := map[string]providers.Component{}
-	for key, platform := range prev.Components {
-		removed[key] = platform
-	}
-	res, err := discovery.Build(cl.opts.Topics, dev, nil)
-	if err != nil {
-		return ch, nil, err
-	}
-	for _, inv := range res.Invalid {
-		if string(prev.Payload) == "" || !slices.ContainsFunc(prev.Invalid, func(e error) bool { return e.Error() == inv.Error() }) {
-			cl.log.Error("entity left out of discovery: Home Assistant would reject it", "account", account, "err", inv)
+	var msgs []message
+	if !same {
+		res, err := discovery.Build(cl.opts.Topics, dev, nil)
+		if err != nil {
+			return ch, nil, err
 		}
+		var invalid []string
+		for _, inv := range res.Invalid {
+			invalid = append(invalid, inv.Error())
+			if !d.haveModel || !slices.Contains(d.invalid, inv.Error()) {
+				cl.log.Error("entity left out of discovery: Home Assistant would reject it", "account", account, "err", inv)
+			}
+		}
+		hash := maphash.Bytes(cl.seed, res.Payload)
+		if !d.haveModel || hash != d.discoHash {
+			ch.Discovery = true
+			if cl.opts.Discovery {
+				removed := map[string]providers.Component{}
+				if d.haveModel {
+					for key, platform := range discovery.Components(d.model) {
+						if _, still := res.Components[key]; !still {
+							removed[key] = platform
+						}
+					}
+				}
+				if len(removed) > 0 {
+					// HA removes a component of a device config when it is sent with its platform only.
+					rm, err := discovery.Build(cl.opts.Topics, dev, removed)
+					if err == nil {
+						msgs = append(msgs, message{rm.Topic, rm.Payload})
+					}
+				}
+				msgs = append(msgs, message{res.Topic, res.Payload})
+			}
+		}
+		model := dev
+		model.Values, model.Attributes, model.Topics = nil, nil, nil
+		model.Entities = providers.InternEntities(dev.Entities)
+		cl.mu.Lock()
+		d.model, d.haveModel, d.discoHash, d.invalid = model, true, hash, invalid
+		cl.mu.Unlock()
 	}
 	state, err := discovery.State(dev)
 	if err != nil {
 		return ch, nil, err
 	}
-	var msgs []message
-	for key := range res.Components {
-		delete(removed, key)
+	topics := dev.Topics
+	valueTopics, err := discovery.ValueTopics(dev)
+	if err != nil {
+		return ch, nil, err
 	}
-	if string(res.Payload) != string(prev.Payload) {
-		ch.Discovery = true
-		if cl.opts.Discovery {
-			if len(removed) > 0 {
-				// HA removes a component of a device config when it is sent with its platform only.
-				rm, err := discovery.Build(cl.opts.Topics, dev, removed)
-				if err == nil {
-					msgs = append(msgs, message{rm.Topic, rm.Payload})
-				}
+	if len(valueTopics) > 0 {
+		topics = make(map[string][]byte, len(dev.Topics)+len(valueTopics))
+		maps.Copy(topics, dev.Topics)
+		for name, payload := range valueTopics {
+			if _, clash := dev.Topics[name]; clash {
+				cl.log.Error("extra topic also carries entity values; the values win", "device", dev.ID, "topic", name)
 			}
-			msgs = append(msgs, message{res.Topic, res.Payload})
+			topics[name] = payload
 		}
 	}
 	cl.mu.Lock()
-	d.account = account
-	d.discovery = res
 	if string(state) != string(d.state) {
 		d.state = state
 		ch.StateChanged = true
 		msgs = append(msgs, message{cl.opts.Topics.StateTopic(dev.ID), state})
 	}
 	ch.State = d.state
-	for name, payload := range dev.Topics {
+	for name, payload := range topics {
 		if !providers.ValidID(name) || name == "state" || name == "availability" || name == "event" {
 			cl.log.Error("extra topic name not allowed; left out", "device", dev.ID, "topic", name)
 			continue
@@ -534,11 +599,13 @@ func (cl *Client) updateDevice(account string, dev providers.Device, markOnline 
 		}
 	}
 	for name := range d.topics {
-		if _, still := dev.Topics[name]; !still {
+		if _, still := topics[name]; !still {
 			msgs = append(msgs, message{cl.extraTopic(dev.ID, name), nil})
 		}
 	}
-	d.topics = maps.Clone(dev.Topics)
+	if len(topics) > 0 || len(d.topics) > 0 {
+		d.topics = maps.Clone(topics)
+	}
 	if markOnline && dev.ID != discovery.BridgeDeviceID && (!d.haveOnline || !d.online) {
 		d.online, d.haveOnline = true, true
 		msgs = append(msgs, message{cl.opts.Topics.AvailabilityTopic(dev.ID), availabilityPayload(true)})
@@ -548,6 +615,41 @@ func (cl *Client) updateDevice(account string, dev providers.Device, markOnline 
 		ch.Model, _ = modelJSON(dev)
 	}
 	return ch, msgs, nil
+}
+
+// setAccountLocked records that device id (d) belongs to account. cl.mu must be held.
+func (cl *Client) setAccountLocked(id string, d *device, account string) {
+	if d.account == account {
+		if _, ok := cl.accounts[account][id]; ok {
+			return
+		}
+	}
+	if ids := cl.accounts[d.account]; ids != nil {
+		delete(ids, id)
+		if len(ids) == 0 {
+			delete(cl.accounts, d.account)
+		}
+	}
+	d.account = account
+	ids := cl.accounts[account]
+	if ids == nil {
+		ids = map[string]struct{}{}
+		cl.accounts[account] = ids
+	}
+	ids[id] = struct{}{}
+}
+
+// deleteLocked forgets device id. cl.mu must be held.
+func (cl *Client) deleteLocked(id string) {
+	if d, ok := cl.devices[id]; ok {
+		if ids := cl.accounts[d.account]; ids != nil {
+			delete(ids, id)
+			if len(ids) == 0 {
+				delete(cl.accounts, d.account)
+			}
+		}
+	}
+	delete(cl.devices, id)
 }
 
 // removeLocked forgets a device and returns the messages that remove it from HA and
@@ -562,13 +664,13 @@ func (cl *Client) removeLocked(id string) []message {
 			extra = append(extra, message{cl.extraTopic(id, name), nil})
 		}
 	}
-	delete(cl.devices, id)
+	cl.deleteLocked(id)
 	cl.tombstones[id] = struct{}{}
 	return append(cl.removalMessages(id), extra...)
 }
 
 func (cl *Client) extraTopic(id, name string) string {
-	return cl.opts.Topics.BaseTopic + "/" + id + "/" + name
+	return cl.opts.Topics.ExtraTopic(id, name)
 }
 
 func (cl *Client) removalMessages(id string) []message {
@@ -608,8 +710,19 @@ func (cl *Client) Restore(account string, dev providers.Device, state []byte) er
 	}
 	cl.pubMu.Lock()
 	defer cl.pubMu.Unlock()
+	model := dev
+	model.Values, model.Attributes, model.Topics = nil, nil, nil
+	model.Entities = providers.InternEntities(dev.Entities)
+	invalid := make([]string, len(res.Invalid))
+	for i, inv := range res.Invalid {
+		invalid[i] = inv.Error()
+	}
 	cl.mu.Lock()
-	cl.devices[dev.ID] = &device{account: account, discovery: res, state: state, topics: maps.Clone(dev.Topics)}
+	cl.deleteLocked(dev.ID)
+	d := &device{model: model, haveModel: true, discoHash: maphash.Bytes(cl.seed, res.Payload),
+		invalid: invalid, state: state, topics: maps.Clone(dev.Topics)}
+	cl.devices[dev.ID] = d
+	cl.setAccountLocked(dev.ID, d, account)
 	cl.mu.Unlock()
 	msgs := []message{{cl.opts.Topics.StateTopic(dev.ID), state}}
 	for _, name := range slices.Sorted(maps.Keys(dev.Topics)) {
@@ -627,9 +740,9 @@ func (cl *Client) SetAccountAvailable(account string, online bool) {
 	cl.pubMu.Lock()
 	var msgs []message
 	cl.mu.Lock()
-	for _, id := range slices.Sorted(maps.Keys(cl.devices)) {
+	for _, id := range slices.Sorted(maps.Keys(cl.accounts[account])) {
 		d := cl.devices[id]
-		if d.account != account || id == discovery.BridgeDeviceID {
+		if id == discovery.BridgeDeviceID {
 			continue
 		}
 		if d.haveOnline && d.online == online {
@@ -648,14 +761,10 @@ func (cl *Client) SetAccountAvailable(account string, online bool) {
 func (cl *Client) AccountDevices(account string) []string {
 	cl.mu.Lock()
 	defer cl.mu.Unlock()
-	var ids []string
-	for id, d := range cl.devices {
-		if d.account == account {
-			ids = append(ids, id)
-		}
+	if len(cl.accounts[account]) == 0 {
+		return nil
 	}
-	slices.Sort(ids)
-	return ids
+	return slices.Sorted(maps.Keys(cl.accounts[account]))
 }
 
 // Close publishes offline (a clean disconnect does not fire the last will) and disconnects.

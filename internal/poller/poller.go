@@ -139,6 +139,7 @@ type Poller struct {
 	loaded     bool // persisted state is loaded: RunNow may poll
 	stopping   bool
 	polling    int                // polls in progress (between semaphore and return)
+	queue      []*job             // runs due but waiting for a concurrency slot (FIFO)
 	baseCtx    context.Context    // Start's ctx without its cancellation: for bookkeeping
 	runCtx     context.Context    // parent of poll contexts; cancelled by Shutdown
 	cancelRuns context.CancelFunc // cancels runCtx
@@ -402,12 +403,38 @@ func (p *Poller) fire(now time.Time) time.Time {
 	return earliest
 }
 
-// spawnLocked starts one run of j in its own goroutine. p.mu must be held and the
-// poller not stopping (so wg.Add cannot race with Shutdown's Wait).
+// spawnLocked starts one run of j: in its own goroutine when a concurrency slot is free,
+// else it queues j and the run that frees the next slot starts it. Runs waiting for a
+// slot are not goroutines: with thousands of accounts due at once, parked goroutines
+// would cost a stack each. p.mu must be held and the poller not stopping (so wg.Add
+// cannot race with Shutdown's Wait).
 func (p *Poller) spawnLocked(j *job) {
 	j.running = true
-	p.wg.Add(1)
-	go p.run(j)
+	select {
+	case p.sem <- struct{}{}:
+		p.wg.Add(1)
+		go p.run(j)
+	default:
+		p.queue = append(p.queue, j)
+	}
+}
+
+// releaseSlot hands the caller's concurrency slot to the next queued run, or frees it.
+func (p *Poller) releaseSlot() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.stopping && len(p.queue) > 0 {
+		j := p.queue[0]
+		p.queue[0] = nil
+		p.queue = p.queue[1:]
+		if len(p.queue) == 0 {
+			p.queue = nil
+		}
+		p.wg.Add(1)
+		go p.run(j) // keeps the slot
+		return
+	}
+	<-p.sem
 }
 
 // RunNow triggers an immediate poll of account, ignoring its backoff. It returns false
@@ -469,6 +496,11 @@ func (p *Poller) beginStop() {
 		p.stopping = true
 		close(p.stop)
 	}
+	// Runs still waiting for a slot are dropped: nothing happened yet.
+	for _, j := range p.queue {
+		j.running = false
+	}
+	p.queue = nil
 }
 
 func (p *Poller) cancel() {

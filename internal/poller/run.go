@@ -20,18 +20,19 @@ type outcome struct {
 	stack []byte // set when the poll panicked
 }
 
-// run executes one run of j: wait for a concurrency slot, poll, report.
+// run executes one run of j, which holds a concurrency slot (spawnLocked, releaseSlot):
+// poll, hand the slot on, report.
 func (p *Poller) run(j *job) {
 	defer p.wg.Done()
 
-	if !p.acquire() {
-		// Shutdown began while this run waited for a slot: drop it, nothing happened.
-		p.mu.Lock()
+	p.mu.Lock()
+	if p.stopping {
+		// Shutdown began before this run started: drop it, nothing happened.
 		j.running = false
 		p.mu.Unlock()
+		<-p.sem
 		return
 	}
-	p.mu.Lock()
 	p.polling++
 	runCtx := p.runCtx
 	p.mu.Unlock()
@@ -43,7 +44,7 @@ func (p *Poller) run(j *job) {
 	p.mu.Lock()
 	p.polling--
 	p.mu.Unlock()
-	<-p.sem
+	p.releaseSlot()
 
 	if o.err != nil && runCtx.Err() != nil {
 		// Shutdown cancelled the poll: not the account's fault, so no failure is counted
@@ -55,23 +56,6 @@ func (p *Poller) run(j *job) {
 		return
 	}
 	p.finish(j, started, finished, o)
-}
-
-// acquire takes a concurrency slot, or reports false when scheduling stopped first.
-func (p *Poller) acquire() bool {
-	select {
-	case p.sem <- struct{}{}:
-	case <-p.stop:
-		return false
-	}
-	// Both cases may have been ready; stopping wins so no poll starts after Shutdown.
-	select {
-	case <-p.stop:
-		<-p.sem
-		return false
-	default:
-		return true
-	}
 }
 
 // poll calls the provider under the run's deadline, retrying once on ErrAuth (the
@@ -180,13 +164,25 @@ func (p *Poller) finish(j *job, started, finished time.Time, o outcome) {
 		ErrorKind: o.kind,
 		Message:   o.msg,
 	}
-	if err := p.opts.State.RecordRun(ctx, run); err != nil {
-		p.log.Warn("cannot record run", "account", j.Account, "error", err)
-	}
-	if err := p.opts.State.SaveAccountState(ctx, st); err != nil {
-		p.log.Warn("cannot save account state", "account", j.Account, "error", err)
+	if fr, ok := p.opts.State.(runFinisher); ok {
+		if err := fr.FinishRun(ctx, run, st); err != nil {
+			p.log.Warn("cannot record run and account state", "account", j.Account, "error", err)
+		}
+	} else {
+		if err := p.opts.State.RecordRun(ctx, run); err != nil {
+			p.log.Warn("cannot record run", "account", j.Account, "error", err)
+		}
+		if err := p.opts.State.SaveAccountState(ctx, st); err != nil {
+			p.log.Warn("cannot save account state", "account", j.Account, "error", err)
+		}
 	}
 	p.opts.Results.Status(ctx, status)
+}
+
+// runFinisher is a StateStore that records a run and the account state in one
+// transaction (*store.Store does).
+type runFinisher interface {
+	FinishRun(ctx context.Context, r store.Run, st store.AccountState) error
 }
 
 // logOutcome logs once per transition: the first failure (or a different one) at warn,

@@ -43,7 +43,15 @@ type Entity struct {
 	EventTypes  []string  // event entities
 	// Attributes: the entity reads HA attributes from State.Attributes[Key].
 	Attributes bool
+	// Topic, when set, is the topic (<base>/<device id>/<Topic>) the entity's value is
+	// published on, in a JSON object keyed like the state, instead of the state topic. It
+	// is meant for values that change on every poll by nature (PollTopic: the time of the
+	// poll), so that the state is re-published only when a value really changed.
+	Topic string
 }
+
+// PollTopic is the Entity.Topic of values that change on every poll (fetch times).
+const PollTopic = "poll"
 
 // Precision returns a pointer for Entity.Precision.
 func Precision(n int) *int { return &n }

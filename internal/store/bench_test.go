@@ -57,3 +57,24 @@ func BenchmarkPollBookkeeping(b *testing.B) {
 		i++
 	}
 }
+
+// BenchmarkFinishRun is the same bookkeeping as the poller does it: one transaction.
+func BenchmarkFinishRun(b *testing.B) {
+	s, err := Open(b.Context(), b.TempDir()+"/bench.db", Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	ctx := b.Context()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		account := fmt.Sprintf("acct_%d", i%64)
+		now := time.Now()
+		if err := s.FinishRun(ctx, Run{Account: account, Started: now, Duration: 50 * time.Millisecond, OK: true},
+			AccountState{Account: account, LastRun: now, LastOK: now}); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}

@@ -17,6 +17,34 @@ func (s *Store) RecordRun(ctx context.Context, r Run) error {
 }
 
 func (s *Store) recordRun(ctx context.Context, r Run) error {
+	return s.recordRunOn(ctx, s.w, r)
+}
+
+// FinishRun records a poll run and the account's new state in one transaction: what the
+// poller writes after every poll (one commit instead of two).
+func (s *Store) FinishRun(ctx context.Context, r Run, st AccountState) error {
+	if err := s.finishRun(ctx, r, st); err != nil {
+		return fmt.Errorf("store: finish run %s: %w", r.Account, err)
+	}
+	return nil
+}
+
+func (s *Store) finishRun(ctx context.Context, r Run, st AccountState) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() // no-op after Commit
+	if err := s.recordRunOn(ctx, tx, r); err != nil {
+		return err
+	}
+	if err := s.saveAccountStateOn(ctx, tx, st); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+func (s *Store) recordRunOn(ctx context.Context, w execer, r Run) error {
 	if r.Account == "" {
 		return errors.New("empty account")
 	}
@@ -24,7 +52,7 @@ func (s *Store) recordRun(ctx context.Context, r Run) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.w.ExecContext(ctx,
+	_, err = w.ExecContext(ctx,
 		`INSERT INTO runs (account, started, duration_ns, ok, error_kind, message) VALUES (?, ?, ?, ?, ?, ?)`,
 		r.Account, started, int64(r.Duration), r.OK, r.ErrorKind, r.Message)
 	return err

@@ -36,6 +36,15 @@ func (s *Store) SaveAccountState(ctx context.Context, st AccountState) error {
 }
 
 func (s *Store) saveAccountState(ctx context.Context, st AccountState) error {
+	return s.saveAccountStateOn(ctx, s.w, st)
+}
+
+// execer is a connection or a transaction.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+func (s *Store) saveAccountStateOn(ctx context.Context, w execer, st AccountState) error {
 	if st.Account == "" {
 		return errors.New("empty account")
 	}
@@ -43,7 +52,7 @@ func (s *Store) saveAccountState(ctx context.Context, st AccountState) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.w.ExecContext(ctx,
+	_, err = w.ExecContext(ctx,
 		`INSERT INTO account_state (account, consecutive_failures, last_run, last_ok,
 		   last_error_kind, last_error, backoff_until, quarantine_fingerprint, quarantine_reason, updated)
 		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)

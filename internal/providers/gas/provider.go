@@ -80,6 +80,7 @@ type Provider struct {
 	c         *client
 	guard     providers.LoginGuard
 	loggedIn  bool
+	lastMeter *float64 // the stored meter reading (kvMeter), once read or written; guarded by mu
 	yearStart MonthDay
 	devID     string
 
@@ -214,9 +215,13 @@ func (p *Provider) Poll(ctx context.Context) (providers.Snapshot, error) {
 	defer p.mu.Unlock()
 	now := p.deps.Now()
 	in := Input{Now: now, UserCode: p.set.UserCode, YearStart: p.yearStart, LoggedIn: p.loggedIn, BaseURL: p.set.BaseURL}
-	if raw, ok, err := p.deps.KV.Get(ctx, kvMeter); err == nil && ok {
+	if p.lastMeter != nil {
+		m := *p.lastMeter // read from the store once, then kept with every write
+		in.LastMeter = &m
+	} else if raw, ok, err := p.deps.KV.Get(ctx, kvMeter); err == nil && ok {
 		if f, err := strconv.ParseFloat(string(raw), 64); err == nil {
 			in.LastMeter = &f
+			p.lastMeter = &f
 		}
 	}
 	if !p.loggedIn {
@@ -247,6 +252,7 @@ func (p *Provider) Poll(ctx context.Context) (providers.Snapshot, error) {
 		if err := p.deps.KV.Set(ctx, kvMeter, []byte(strconv.FormatFloat(m, 'f', -1, 64))); err != nil {
 			return providers.Snapshot{}, fmt.Errorf("gas: saving the meter reading: %w", err)
 		}
+		p.lastMeter = &m
 	}
 	return providers.Snapshot{Account: p.acct.ID, Time: now, Devices: []providers.Device{dev}}, nil
 }

@@ -79,9 +79,10 @@ type Provider struct {
 
 	drawMu sync.Mutex // one withdraw at a time
 
-	lastMu   sync.Mutex
-	lastAcct providers.Device // the last account device, to keep values of a failed statistic call
-	warned   map[string]bool
+	lastMu    sync.Mutex
+	lastAcct  providers.Device // the last statistics (statKeys) of the account device, to keep values of a failed statistic call
+	lastAttrs []byte           // their attributes, JSON
+	warned    map[string]bool
 }
 
 // New validates the account's settings and builds its provider. It does no I/O.
@@ -418,19 +419,44 @@ func (p *Provider) keepFailedStats(d *providers.Device, in accountInput) {
 	if in.Info == nil {
 		keys = append(keys, "balance")
 	}
+	var lastAttrs map[string]map[string]any
+	if len(keys) > 0 && len(p.lastAttrs) > 0 {
+		_ = json.Unmarshal(p.lastAttrs, &lastAttrs) // our own encoding
+	}
 	for _, k := range keys {
 		if v, ok := p.lastAcct.Values[k]; ok {
 			d.Values[k] = v
 		}
-		if a, ok := p.lastAcct.Attributes[k]; ok {
+		if a, ok := lastAttrs[k]; ok {
 			if d.Attributes == nil {
 				d.Attributes = map[string]map[string]any{}
 			}
 			d.Attributes[k] = a
 		}
 	}
-	p.lastAcct = *d
+	// Only the statistics are kept, their attributes (a week of daily income) encoded:
+	// a daemon may have thousands of accounts.
+	last := providers.Device{Values: map[string]any{}}
+	var attrs map[string]map[string]any
+	for _, k := range statKeys {
+		if v, ok := d.Values[k]; ok {
+			last.Values[k] = v
+		}
+		if a, ok := d.Attributes[k]; ok {
+			if attrs == nil {
+				attrs = map[string]map[string]any{}
+			}
+			attrs[k] = a
+		}
+	}
+	p.lastAcct, p.lastAttrs = last, nil
+	if attrs != nil {
+		p.lastAttrs, _ = json.Marshal(attrs)
+	}
 }
+
+// statKeys are the account values keepFailedStats may need again.
+var statKeys = []string{"total_income", "month_income", "yesterday_income", "income_7d", "total_withdrawn", "balance"}
 
 func (p *Provider) loadBoxes(ctx context.Context) (map[string]boxRecord, error) {
 	raw, ok, err := p.deps.KV.Get(ctx, kvBoxes)

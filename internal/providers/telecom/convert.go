@@ -402,6 +402,7 @@ func Entities(withPlan, withShare bool) []providers.Entity {
 	}
 	upd := sensor("updated", "Data updated", "timestamp", "", "", -1, "mdi:clock-check")
 	upd.Category = providers.CategoryDiagnostic
+	upd.Topic = providers.PollTopic // the fetch time changes on every poll: not in the state
 	return append(es, upd)
 }
 

@@ -283,11 +283,18 @@ func TestGolden(t *testing.T) {
 	for _, p := range fake.Plans() {
 		in := parsePlan(t, p)
 		golden(t, "summary_"+string(p)+".json", SummaryJSON(in.Phone, in.Data, in.Now))
-		state, err := discovery.State(Convert(in))
+		dev := Convert(in)
+		state, err := discovery.State(dev)
 		if err != nil {
 			t.Fatal(err)
 		}
 		golden(t, "state_"+string(p)+".json", state)
+		// The fetch time changes on every poll: it is on the poll topic, not in the state.
+		topics, err := discovery.ValueTopics(dev)
+		want := `{"updated":"` + in.Now.In(CST).Truncate(time.Second).Format(time.RFC3339) + `"}`
+		if err != nil || len(topics) != 1 || string(topics[providers.PollTopic]) != want {
+			t.Errorf("%s: value topics %q (%v), want poll %s", p, topics, err, want)
+		}
 	}
 }
 

@@ -80,6 +80,9 @@ type Provider struct {
 	maxFail   int
 	settings  string // canonical settings that a permanent refusal is tied to (never logged)
 	mu        sync.Mutex
+
+	sessMu sync.Mutex
+	sess   *session // the stored session, once read or made: not re-read on every poll
 }
 
 var (
@@ -233,6 +236,7 @@ func (p *Provider) queryFailed(ctx context.Context, err error) error {
 		err = ctx.Err()
 	}
 	if errors.Is(err, providers.ErrAuth) {
+		p.setSession(nil)
 		if derr := p.deps.KV.Delete(ctx, kvSession); derr != nil {
 			return fmt.Errorf("forgetting the expired session: %w", derr)
 		}
@@ -243,6 +247,12 @@ func (p *Provider) queryFailed(ctx context.Context, err error) error {
 
 // session returns the stored session, or logs in.
 func (p *Provider) session(ctx context.Context, now time.Time) (session, error) {
+	p.sessMu.Lock()
+	cached := p.sess
+	p.sessMu.Unlock()
+	if cached != nil {
+		return *cached, nil
+	}
 	raw, ok, err := p.deps.KV.Get(ctx, kvSession)
 	if err != nil {
 		return session{}, err
@@ -251,10 +261,18 @@ func (p *Provider) session(ctx context.Context, now time.Time) (session, error) 
 		var s session
 		if json.Unmarshal(raw, &s) == nil && s.Token != "" && s.Phone == p.phone {
 			p.deps.Secret(s.Token)
+			p.setSession(&s)
 			return s, nil
 		}
 	}
 	return p.login(ctx, now)
+}
+
+// setSession caches the stored session (nil: forgotten).
+func (p *Provider) setSession(s *session) {
+	p.sessMu.Lock()
+	p.sess = s
+	p.sessMu.Unlock()
 }
 
 // login runs one guarded login and stores its session.
@@ -300,6 +318,7 @@ func (p *Provider) login(ctx context.Context, now time.Time) (session, error) {
 	if err := p.deps.KV.Set(ctx, kvSession, buf); err != nil {
 		return session{}, fmt.Errorf("storing the session: %w", err)
 	}
+	p.setSession(&s)
 	p.log.Info("logged in to China Telecom", "phone", MaskPhone(p.phone))
 	return s, nil
 }
