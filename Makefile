@@ -24,9 +24,25 @@ lint:
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
-# Hot-path benchmarks (parse + convert, discovery, state encoding, store writes).
+# The table of docs/benchmarks.md: the Go benchmarks of the hot paths (parse + convert,
+# discovery, state encoding + change detection, store writes), then the load scenario at
+# 10 (with BENCH_IDLE of idle time after the cycles), 1,000 and 10,000 accounts, 50 ms
+# upstream latency, concurrency 64. The broker: $$MQTT_TEST_BROKER, else the Mosquitto on
+# tcp://127.0.0.1:1883 when one listens there, else an embedded one (the report names it).
+# Results (text and JSON) land in BENCH_OUT. Takes about 15 minutes with the 10-minute
+# idle run; `make bench BENCH_IDLE=0` skips the idle part.
+BENCH_OUT  ?= bench/out
+BENCH_IDLE ?= 10m
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+	@mkdir -p $(BENCH_OUT)
+	$(GO) build -o $(BENCH_OUT)/load ./bench/load
+	$(BENCH_OUT)/load -accounts 10 -latency 50ms -concurrency 64 -cycles 3 -broker auto -idle $(BENCH_IDLE) \
+		-json $(BENCH_OUT)/load-10.json > $(BENCH_OUT)/load-10.txt && cat $(BENCH_OUT)/load-10.txt
+	$(BENCH_OUT)/load -accounts 1000 -latency 50ms -concurrency 64 -cycles 3 -broker auto \
+		-json $(BENCH_OUT)/load-1000.json > $(BENCH_OUT)/load-1000.txt && cat $(BENCH_OUT)/load-1000.txt
+	$(BENCH_OUT)/load -accounts 10000 -latency 50ms -concurrency 64 -cycles 3 -broker auto \
+		-json $(BENCH_OUT)/load-10000.json > $(BENCH_OUT)/load-10000.txt && cat $(BENCH_OUT)/load-10000.txt
 
 # The Node-RED example flows against a real Node-RED (from npm) and the bridge demo.
 e2e-nodered:

@@ -46,7 +46,7 @@ type hostStats struct {
 
 	Messages       int64            `json:"messages"` // PUBLISH packets from the daemon
 	Bytes          int64            `json:"bytes"`    // their size on the wire
-	ByKind         map[string]int64 `json:"by_kind"`  // discovery, state, availability, info, alerts, other
+	ByKind         map[string]int64 `json:"by_kind"`  // discovery, state, availability, poll, summary, info, bridge, alerts, other
 	StateChanges   int64            `json:"state_changes"`
 	StateLastPoll  int64            `json:"state_last_poll_only"` // state publishes that differ only in last_poll
 	StateFirstSeen int64            `json:"state_first"`          // first state of a device
@@ -358,6 +358,10 @@ func (p *proxy) count(pkt []byte) {
 		kind = "state"
 	case strings.HasSuffix(topic, "/availability"):
 		kind = "availability"
+	case strings.HasSuffix(topic, "/poll"):
+		kind = "poll" // the last successful poll time of an account (daemon.PollTopic)
+	case strings.HasSuffix(topic, "/summary"):
+		kind = "summary" // telecom's legacy ChinaTelecomMonitor /summary JSON
 	case strings.HasSuffix(topic, "/alerts") || strings.HasSuffix(topic, "/event"):
 		kind = "alerts"
 	}

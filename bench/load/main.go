@@ -18,11 +18,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
 	"slices"
 	"strings"
@@ -66,6 +68,7 @@ func main() {
 	}
 	var cfg loadConfig
 	var provider, jsonOut, cpuProfile, memProfile string
+	var profileCycle int
 	flag.IntVar(&cfg.Accounts, "accounts", 100, "number of accounts")
 	flag.StringVar(&provider, "provider", "mixed", "mixed (telecom, gas, onecloud in turn) or one provider")
 	flag.DurationVar(&cfg.Latency, "latency", 50*time.Millisecond, "upstream latency added by the fakes")
@@ -73,11 +76,12 @@ func main() {
 	flag.IntVar(&cfg.Concurrency, "concurrency", 64, "defaults.concurrency: polls in flight at once")
 	flag.IntVar(&cfg.Cycles, "cycles", 2, "full cycles to measure (the first logs in, later ones reuse sessions)")
 	flag.DurationVar(&cfg.Interval, "interval", 0, "poll schedule (@every); default: long enough for a cycle to finish before the next")
-	flag.StringVar(&cfg.Broker, "broker", "", "MQTT broker URL (default: an embedded broker)")
+	flag.StringVar(&cfg.Broker, "broker", "", "MQTT broker URL tcp://127.0.0.1:PORT (default: an embedded broker); auto: $MQTT_TEST_BROKER, else tcp://127.0.0.1:1883 when something listens there, else embedded")
 	flag.DurationVar(&cfg.Idle, "idle", 0, "after the cycles, keep running this long and report RSS again (idle RSS)")
 	flag.StringVar(&jsonOut, "json", "", "also write the results as JSON to this file")
 	flag.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the cycles")
 	flag.StringVar(&memProfile, "memprofile", "", "write a heap profile at the end of the cycles")
+	flag.IntVar(&profileCycle, "profile-cycle", 0, "with -cpuprofile: profile only this cycle (0: from the start, daemon setup included)")
 	flag.Parse()
 	switch provider {
 	case "mixed":
@@ -91,6 +95,12 @@ func main() {
 	if cfg.LatencyOn != "poll" && cfg.LatencyOn != "request" {
 		fmt.Fprintln(os.Stderr, "-latency-on: want poll or request")
 		os.Exit(2)
+	}
+	if cfg.Broker == "auto" {
+		cfg.Broker = autoBroker()
+	}
+	if rest, ok := strings.CutPrefix(cfg.Broker, "tcp://localhost:"); ok {
+		cfg.Broker = "tcp://127.0.0.1:" + rest
 	}
 	if cfg.Broker != "" && !strings.HasPrefix(cfg.Broker, "tcp://127.0.0.1:") {
 		fmt.Fprintln(os.Stderr, "-broker: load traffic goes to 127.0.0.1 only (tcp://127.0.0.1:PORT)")
@@ -107,7 +117,7 @@ func main() {
 		}
 		cfg.Interval = max(10*time.Second, 3*lb+time.Duration(cfg.Accounts)*time.Millisecond+5*time.Second).Round(time.Second)
 	}
-	res, err := run(cfg, cpuProfile, memProfile)
+	res, err := run(cfg, cpuProfile, memProfile, profileCycle)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
 		os.Exit(1)
@@ -135,6 +145,7 @@ type cycleResult struct {
 	P99            float64 `json:"p99_ms"`
 	CPUSeconds     float64 `json:"cpu_seconds"`
 	CPUPer1000     float64 `json:"cpu_seconds_per_1000_polls"`
+	HostCPU        float64 `json:"host_cpu_seconds"` // the fakes' (and embedded broker's) process, for context
 	Messages       int64   `json:"messages"`
 	Bytes          int64   `json:"bytes"`
 	ByKind         map[string]int64
@@ -147,15 +158,23 @@ type cycleResult struct {
 }
 
 type result struct {
-	Config      loadConfig
-	GoMaxProcs  int
-	BaselineMB  float64 // RSS before the daemon was built
-	Cycles      []cycleResult
-	PeakMB      float64 // VmHWM
-	SteadyMB    float64 // VmRSS after the last cycle
-	IdleMB      float64 // VmRSS after -idle
-	IdleSeconds float64
-	IdleMsgs    int64
+	Config     loadConfig
+	GoMaxProcs int
+	BaselineMB float64 // RSS before the daemon was built
+	Cycles     []cycleResult
+	PeakMB     float64 // VmHWM
+	SteadyMB   float64 // VmRSS after the last cycle
+	// The Go runtime's view after the last cycle (MB): live heap after a GC, heap spans
+	// in use, goroutine stacks, and everything obtained from the OS.
+	HeapLiveMB, HeapInuseMB, StackMB, GoSysMB float64
+	Goroutines                                int
+	IdleMB                                    float64 // VmRSS after -idle
+	// VmRSS splits into private memory (RssAnon: heap, stacks, SQLite's cache) and pages
+	// of files (RssFile: mostly the executable's code and read-only data, shared with
+	// other processes running it and reclaimable by the kernel).
+	SteadyAnonMB, SteadyFileMB, IdleAnonMB, IdleFileMB float64
+	IdleSeconds                                        float64
+	IdleMsgs                                           int64
 }
 
 func (r *result) print(w io.Writer) {
@@ -175,14 +194,31 @@ func (r *result) print(w io.Writer) {
 		if x.Failed > 0 {
 			fmt.Fprintf(w, "       %d polls failed\n", x.Failed)
 		}
+		fmt.Fprintf(w, "       fakes' process (not the daemon): %.2f cpu s\n", x.HostCPU)
 		fmt.Fprintf(w, "       messages by kind: %v\n", x.ByKind)
 	}
+	fmt.Fprintf(w, "Go runtime after the cycles: live heap %.1f MB, heap in use %.1f MB, stacks %.1f MB, from the OS %.1f MB, %d goroutines\n",
+		r.HeapLiveMB, r.HeapInuseMB, r.StackMB, r.GoSysMB, r.Goroutines)
 	fmt.Fprintf(w, "RSS: baseline %.1f MB, peak %.1f MB, steady %.1f MB (%.1f KB per account above baseline)",
 		r.BaselineMB, r.PeakMB, r.SteadyMB, (r.SteadyMB-r.BaselineMB)*1024/float64(c.Accounts))
+	fmt.Fprintf(w, "\n     steady = %.1f MB private (RssAnon) + %.1f MB file-backed (RssFile: the executable's pages)", r.SteadyAnonMB, r.SteadyFileMB)
 	if r.IdleSeconds > 0 {
-		fmt.Fprintf(w, ", after %.0f s more: %.1f MB (%d messages meanwhile)", r.IdleSeconds, r.IdleMB, r.IdleMsgs)
+		fmt.Fprintf(w, "\nidle: after %.0f s more (polling on schedule): VmRSS %.1f MB = %.1f MB private + %.1f MB file-backed (%d messages meanwhile)",
+			r.IdleSeconds, r.IdleMB, r.IdleAnonMB, r.IdleFileMB, r.IdleMsgs)
 	}
 	fmt.Fprintln(w)
+}
+
+// autoBroker picks the broker of -broker auto.
+func autoBroker() string {
+	if b := os.Getenv("MQTT_TEST_BROKER"); b != "" {
+		return b
+	}
+	if c, err := net.DialTimeout("tcp", "127.0.0.1:1883", 300*time.Millisecond); err == nil {
+		c.Close()
+		return "tcp://127.0.0.1:1883"
+	}
+	return ""
 }
 
 func orEmbedded(s string) string {
@@ -192,7 +228,7 @@ func orEmbedded(s string) string {
 	return s
 }
 
-func run(cfg loadConfig, cpuProfile, memProfile string) (*result, error) {
+func run(cfg loadConfig, cpuProfile, memProfile string, profileCycle int) (*result, error) {
 	res := &result{Config: cfg, GoMaxProcs: runtime.GOMAXPROCS(0)}
 	res.BaselineMB = procStatus("VmRSS")
 
@@ -247,16 +283,30 @@ func run(cfg loadConfig, cpuProfile, memProfile string) (*result, error) {
 		return nil, err
 	}
 
-	if cpuProfile != "" {
+	profiling := false
+	startProfile := func() error {
 		f, err := os.Create(cpuProfile)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		defer f.Close()
 		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return err
+		}
+		profiling = true
+		return nil
+	}
+	stopProfile := func() {
+		if profiling {
+			pprof.StopCPUProfile()
+			profiling = false
+		}
+	}
+	defer stopProfile()
+	if cpuProfile != "" && profileCycle <= 1 {
+		if err := startProfile(); err != nil {
 			return nil, err
 		}
-		defer pprof.StopCPUProfile()
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -265,7 +315,7 @@ func run(cfg loadConfig, cpuProfile, memProfile string) (*result, error) {
 	if err != nil {
 		return nil, err
 	}
-	cpu0 := cpuSeconds()
+	cpu0, host0 := cpuSeconds(), procCPU(child.Process.Pid)
 	d, err := daemon.New(ctx, daemon.Options{Config: conf, Logger: log, Redactor: red})
 	if err != nil {
 		return nil, err
@@ -293,10 +343,21 @@ func run(cfg loadConfig, cpuProfile, memProfile string) (*result, error) {
 	db.SetMaxOpenConns(1)
 
 	lastID := int64(0)
+	var nextStart time.Time // when the next cycle is due (zero: now)
 	for k := 1; k <= cfg.Cycles; k++ {
 		// A cycle is over when every account has recorded its k-th run; the runs are
 		// recorded after the snapshot is published and stored.
 		deadline := time.Now().Add(cfg.Interval*2 + time.Duration(cfg.Accounts)*10*time.Millisecond + time.Minute)
+		// Sleep until shortly before the cycle is due: this process's CPU is the daemon's
+		// measure, and polling the database meanwhile would add to it.
+		if wait := time.Until(nextStart) - 200*time.Millisecond; !nextStart.IsZero() && wait > 0 {
+			select {
+			case err := <-done:
+				stopped = true
+				return nil, fmt.Errorf("daemon stopped: %v", err)
+			case <-time.After(wait):
+			}
+		}
 		var runs []runRow
 		for {
 			var n int
@@ -341,14 +402,29 @@ func run(cfg loadConfig, cpuProfile, memProfile string) (*result, error) {
 		}
 		c := summarize(k, runs, before, after, cpu1-cpu0, cfg)
 		c.RSSMB = procStatus("VmRSS")
+		host1 := procCPU(child.Process.Pid)
+		c.HostCPU, host0 = host1-host0, host1
 		res.Cycles = append(res.Cycles, c)
 		fmt.Fprintf(os.Stderr, "cycle %d done: %.2f s, %d polls, host %+v\n", k, c.Seconds, c.Polls, after)
 		lastID = runs[len(runs)-1].id
+		first := runs[0].started
+		for _, r := range runs {
+			first = min(first, r.started)
+		}
+		// jitter 0: every account is due again one interval after its last start.
+		nextStart = time.Unix(0, first).Add(cfg.Interval)
 		before, cpu0 = after, cpu1
+		if cpuProfile != "" && profileCycle > 0 {
+			if k == profileCycle {
+				stopProfile()
+			} else if k == profileCycle-1 {
+				if err := startProfile(); err != nil {
+					return nil, err
+				}
+			}
+		}
 	}
-	if cpuProfile != "" {
-		pprof.StopCPUProfile()
-	}
+	stopProfile()
 	if memProfile != "" {
 		f, err := os.Create(memProfile)
 		if err != nil {
@@ -359,6 +435,12 @@ func run(cfg loadConfig, cpuProfile, memProfile string) (*result, error) {
 		f.Close()
 	}
 	res.SteadyMB = procStatus("VmRSS")
+	res.SteadyAnonMB, res.SteadyFileMB = procStatus("RssAnon"), procStatus("RssFile")
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms) // the runtime's counters as they are, no GC forced here
+	res.HeapInuseMB, res.StackMB, res.GoSysMB = mb(ms.HeapInuse), mb(ms.StackInuse), mb(ms.Sys)
+	res.HeapLiveMB = mb(liveHeap())
+	res.Goroutines = runtime.NumGoroutine()
 	if cfg.Idle > 0 {
 		t0 := time.Now()
 		select {
@@ -369,6 +451,7 @@ func run(cfg loadConfig, cpuProfile, memProfile string) (*result, error) {
 		}
 		res.IdleSeconds = time.Since(t0).Seconds()
 		res.IdleMB = procStatus("VmRSS")
+		res.IdleAnonMB, res.IdleFileMB = procStatus("RssAnon"), procStatus("RssFile")
 		if s, err := hc.stats(); err == nil {
 			res.IdleMsgs = s.Messages - before.Messages
 		}
@@ -477,6 +560,18 @@ func summarize(k int, runs []runRow, before, after hostStats, cpu float64, cfg l
 	return c
 }
 
+func mb(n uint64) float64 { return float64(n) / (1 << 20) }
+
+// liveHeap is the heap that survived the last completed GC (what the heap profile shows).
+func liveHeap() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return s[0].Value.Uint64()
+}
+
 // procStatus reads a "kB" field of /proc/self/status, in MB.
 func procStatus(field string) float64 {
 	b, err := os.ReadFile("/proc/self/status")
@@ -491,6 +586,27 @@ func procStatus(field string) float64 {
 		}
 	}
 	return 0
+}
+
+// procCPU is the user+system CPU time of process pid, in seconds (0 when unreadable).
+func procCPU(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name may hold spaces: the fields follow the last ')'.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	var ut, st float64
+	fmt.Sscanf(f[11], "%f", &ut) // utime, field 14
+	fmt.Sscanf(f[12], "%f", &st) // stime, field 15
+	return (ut + st) / 100       // USER_HZ is 100 on Linux
 }
 
 func cpuSeconds() float64 {
