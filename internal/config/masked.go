@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"fmt"
 	"net/url"
 	"reflect"
 	"strings"
@@ -102,6 +103,9 @@ func (c *Config) Masked() ([]byte, error) {
 
 // masked renders the account with its effective settings and masked provider keys.
 func (a *Account) masked(d Defaults) (*yaml.Node, error) {
+	if a.released {
+		return nil, fmt.Errorf("config: account %s: its settings were released after start-up", a.ID)
+	}
 	n := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
 	add := func(key string, v any) error {
 		vn, err := encode(v)

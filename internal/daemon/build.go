@@ -79,10 +79,19 @@ func BuildAccounts(cfg *config.Config, log *slog.Logger, red *logging.Redactor, 
 		if kv != nil {
 			store = kv(a.ID)
 		}
-		decode := func(v any) error { return a.DecodeWith(v, red.AddSecret) }
+		// Decode is for the factory: a provider that keeps its providers.Account must not
+		// keep the config account (and its YAML nodes) alive with it.
+		from, id := a, a.ID
+		decode := func(v any) error {
+			if from == nil {
+				return fmt.Errorf("account %s: settings are decoded only while the provider is built", id)
+			}
+			return from.DecodeWith(v, red.AddSecret)
+		}
 		p, err := info.Factory(providers.Account{
 			ID: a.ID, Provider: a.Provider, Name: a.Name, Proxy: a.Proxy, Decode: decode,
 		}, providers.Deps{Logger: alog, HTTP: client, KV: store, Now: now, Secret: red.AddSecret})
+		from = nil
 		if err != nil {
 			var ce config.Errors
 			if errors.As(err, &ce) {

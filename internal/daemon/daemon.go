@@ -28,6 +28,7 @@ import (
 
 // Options for New. Config is required; the rest have production defaults.
 type Options struct {
+	// Config is not changed; the daemon keeps a released copy (config.Config.Released).
 	Config   *config.Config
 	Logger   *slog.Logger
 	Redactor *logging.Redactor
@@ -137,6 +138,15 @@ func New(ctx context.Context, opts Options) (*Daemon, error) {
 	if err != nil {
 		st.Close()
 		return nil, err
+	}
+	// The running daemon keeps a copy of the config without the accounts' YAML nodes:
+	// only building the providers (done) needs them.
+	d.cfg = cfg.Released()
+	for i := range d.cfg.Accounts {
+		if a, ok := d.accounts[d.cfg.Accounts[i].ID]; ok {
+			a.Config = &d.cfg.Accounts[i]
+			d.accounts[a.Config.ID] = a
+		}
 	}
 	jobs := []poller.Job{bridgeJob(d.bridgeStats, opts.Clock.Now)}
 	gjobs, err := groupJobs(d.groups)

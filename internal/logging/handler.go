@@ -106,9 +106,10 @@ func (h *handler) WithGroup(name string) slog.Handler {
 }
 
 func (h *handler) with(o op) *handler {
-	nh := &handler{base: h.base, r: h.r, ops: append(h.ops[:len(h.ops):len(h.ops)], o)}
-	nh.next(h.r.load()) // build now so the first log line does not pay for it
-	return nh
+	// Built on its first record, not now: a daemon makes a logger per account, most of
+	// which never log a line at the configured level (and a build is redone anyway when
+	// a secret is registered after it).
+	return &handler{base: h.base, r: h.r, ops: append(h.ops[:len(h.ops):len(h.ops)], o)}
 }
 
 func redactAttrs(st *redactState, attrs []slog.Attr) []slog.Attr {

@@ -61,8 +61,8 @@ type device struct {
 	haveModel  bool
 	discoHash  uint64   // hash of the last discovery payload (valid when haveModel)
 	invalid    []string // entities left out of discovery (logged once)
-	state      []byte
-	topics     map[string][]byte // extra retained topics, by name
+	state      keptState
+	topics     []extraTopic // extra retained topics, sorted by name
 	online     bool
 	haveOnline bool
 }
@@ -78,9 +78,9 @@ type Client struct {
 	pubMu    sync.Mutex
 	mu       sync.Mutex // guards the maps below
 	devices  map[string]*device
-	accounts map[string]map[string]struct{} // account → ids of its devices
-	retained map[string][]byte              // other retained topics re-published on connect (bridge info)
-	seed     maphash.Seed                   // for discovery payload hashes
+	accounts map[string][]string // account → ids of its devices, sorted (a map each would cost ~10 ×)
+	retained map[string][]byte   // other retained topics re-published on connect (bridge info)
+	seed     maphash.Seed        // for discovery and state payload hashes
 	// tombstones are removed devices whose removal has not reached the broker yet.
 	tombstones map[string]struct{}
 	handlers   map[string]Handler
@@ -123,7 +123,7 @@ func New(opts Options) (*Client, error) {
 		opts:       opts,
 		log:        opts.Logger,
 		devices:    map[string]*device{},
-		accounts:   map[string]map[string]struct{}{},
+		accounts:   map[string][]string{},
 		retained:   map[string][]byte{},
 		seed:       maphash.MakeSeed(),
 		tombstones: map[string]struct{}{},
@@ -316,11 +316,11 @@ func (cl *Client) republish(why string) {
 		if d.haveOnline {
 			msgs = append(msgs, message{cl.opts.Topics.AvailabilityTopic(id), availabilityPayload(d.online)})
 		}
-		if d.state != nil {
-			msgs = append(msgs, message{cl.opts.Topics.StateTopic(id), d.state})
+		if state := d.state.bytes(); state != nil {
+			msgs = append(msgs, message{cl.opts.Topics.StateTopic(id), state})
 		}
-		for _, name := range slices.Sorted(maps.Keys(d.topics)) {
-			msgs = append(msgs, message{cl.extraTopic(id, name), d.topics[name]})
+		for _, t := range d.topics {
+			msgs = append(msgs, message{cl.extraTopic(id, t.name), t.payload})
 		}
 	}
 	cl.mu.Unlock()
@@ -439,7 +439,7 @@ func (cl *Client) PublishSnapshot(snap providers.Snapshot) ([]DeviceChange, []st
 	}
 	var removed []string
 	cl.mu.Lock()
-	for id := range cl.accounts[snap.Account] {
+	for _, id := range cl.accounts[snap.Account] {
 		if !seen[id] {
 			removed = append(removed, id)
 		}
@@ -481,18 +481,18 @@ func (cl *Client) PatchState(account, id string, values map[string]any) (bool, e
 	cl.pubMu.Lock()
 	cl.mu.Lock()
 	d, ok := cl.devices[id]
-	if !ok || d.account != account || d.state == nil {
+	if !ok || d.account != account || d.state.z == nil {
 		cl.mu.Unlock()
 		cl.pubMu.Unlock()
 		return false, nil
 	}
-	state, err := discovery.PatchState(d.state, values)
-	if err != nil || string(state) == string(d.state) {
+	state, err := discovery.PatchState(d.state.bytes(), values)
+	if err != nil || d.state.same(cl, state) {
 		cl.mu.Unlock()
 		cl.pubMu.Unlock()
 		return true, err
 	}
-	d.state = state
+	d.state = cl.keepState(state)
 	cl.mu.Unlock()
 	wait := cl.enqueue([]message{{cl.opts.Topics.StateTopic(id), state}})
 	cl.pubMu.Unlock()
@@ -582,30 +582,36 @@ func (cl *Client) updateDevice(account string, dev providers.Device, markOnline 
 			topics[name] = payload
 		}
 	}
+	var kept keptState
+	sameState := false
 	cl.mu.Lock()
-	if string(state) != string(d.state) {
-		d.state = state
+	sameState = d.state.same(cl, state)
+	cl.mu.Unlock()
+	if !sameState {
+		kept = cl.keepState(state) // deflate outside the lock
+	}
+	cl.mu.Lock()
+	if !sameState {
+		d.state = kept
 		ch.StateChanged = true
 		msgs = append(msgs, message{cl.opts.Topics.StateTopic(dev.ID), state})
 	}
-	ch.State = d.state
+	ch.State = state // the kept state when unchanged: equal to it
 	for name, payload := range topics {
 		if !providers.ValidID(name) || name == "state" || name == "availability" || name == "event" {
 			cl.log.Error("extra topic name not allowed; left out", "device", dev.ID, "topic", name)
 			continue
 		}
-		if old, ok := d.topics[name]; !ok || string(old) != string(payload) {
+		if old, ok := topicPayload(d.topics, name); !ok || string(old) != string(payload) {
 			msgs = append(msgs, message{cl.extraTopic(dev.ID, name), payload})
 		}
 	}
-	for name := range d.topics {
-		if _, still := topics[name]; !still {
-			msgs = append(msgs, message{cl.extraTopic(dev.ID, name), nil})
+	for _, t := range d.topics {
+		if _, still := topics[t.name]; !still {
+			msgs = append(msgs, message{cl.extraTopic(dev.ID, t.name), nil})
 		}
 	}
-	if len(topics) > 0 || len(d.topics) > 0 {
-		d.topics = maps.Clone(topics)
-	}
+	d.topics = keepTopics(d.topics, topics)
 	if markOnline && dev.ID != discovery.BridgeDeviceID && (!d.haveOnline || !d.online) {
 		d.online, d.haveOnline = true, true
 		msgs = append(msgs, message{cl.opts.Topics.AvailabilityTopic(dev.ID), availabilityPayload(true)})
@@ -620,34 +626,35 @@ func (cl *Client) updateDevice(account string, dev providers.Device, markOnline 
 // setAccountLocked records that device id (d) belongs to account. cl.mu must be held.
 func (cl *Client) setAccountLocked(id string, d *device, account string) {
 	if d.account == account {
-		if _, ok := cl.accounts[account][id]; ok {
+		if _, ok := slices.BinarySearch(cl.accounts[account], id); ok {
 			return
 		}
 	}
-	if ids := cl.accounts[d.account]; ids != nil {
-		delete(ids, id)
-		if len(ids) == 0 {
-			delete(cl.accounts, d.account)
-		}
-	}
+	cl.unindexLocked(d.account, id)
 	d.account = account
 	ids := cl.accounts[account]
-	if ids == nil {
-		ids = map[string]struct{}{}
-		cl.accounts[account] = ids
+	i, _ := slices.BinarySearch(ids, id)
+	cl.accounts[account] = slices.Insert(ids, i, id)
+}
+
+// unindexLocked removes device id from the index of account. cl.mu must be held.
+func (cl *Client) unindexLocked(account, id string) {
+	ids := cl.accounts[account]
+	i, ok := slices.BinarySearch(ids, id)
+	if !ok {
+		return
 	}
-	ids[id] = struct{}{}
+	if len(ids) == 1 {
+		delete(cl.accounts, account)
+		return
+	}
+	cl.accounts[account] = slices.Delete(ids, i, i+1)
 }
 
 // deleteLocked forgets device id. cl.mu must be held.
 func (cl *Client) deleteLocked(id string) {
 	if d, ok := cl.devices[id]; ok {
-		if ids := cl.accounts[d.account]; ids != nil {
-			delete(ids, id)
-			if len(ids) == 0 {
-				delete(cl.accounts, d.account)
-			}
-		}
+		cl.unindexLocked(d.account, id)
 	}
 	delete(cl.devices, id)
 }
@@ -660,8 +667,8 @@ func (cl *Client) removeLocked(id string) []message {
 	defer cl.mu.Unlock()
 	var extra []message
 	if d, ok := cl.devices[id]; ok {
-		for name := range d.topics {
-			extra = append(extra, message{cl.extraTopic(id, name), nil})
+		for _, t := range d.topics {
+			extra = append(extra, message{cl.extraTopic(id, t.name), nil})
 		}
 	}
 	cl.deleteLocked(id)
@@ -720,7 +727,7 @@ func (cl *Client) Restore(account string, dev providers.Device, state []byte) er
 	cl.mu.Lock()
 	cl.deleteLocked(dev.ID)
 	d := &device{model: model, haveModel: true, discoHash: maphash.Bytes(cl.seed, res.Payload),
-		invalid: invalid, state: state, topics: maps.Clone(dev.Topics)}
+		invalid: invalid, state: cl.keepState(state), topics: keepTopics(nil, dev.Topics)}
 	cl.devices[dev.ID] = d
 	cl.setAccountLocked(dev.ID, d, account)
 	cl.mu.Unlock()
@@ -740,7 +747,7 @@ func (cl *Client) SetAccountAvailable(account string, online bool) {
 	cl.pubMu.Lock()
 	var msgs []message
 	cl.mu.Lock()
-	for _, id := range slices.Sorted(maps.Keys(cl.accounts[account])) {
+	for _, id := range cl.accounts[account] {
 		d := cl.devices[id]
 		if id == discovery.BridgeDeviceID {
 			continue
@@ -764,7 +771,7 @@ func (cl *Client) AccountDevices(account string) []string {
 	if len(cl.accounts[account]) == 0 {
 		return nil
 	}
-	return slices.Sorted(maps.Keys(cl.accounts[account]))
+	return slices.Clone(cl.accounts[account])
 }
 
 // Close publishes offline (a clean disconnect does not fire the last will) and disconnects.

@@ -78,7 +78,7 @@ type Provider struct {
 	log       *slog.Logger
 	guard     providers.LoginGuard
 	maxFail   int
-	settings  string // canonical settings that a permanent refusal is tied to (never logged)
+	settings  Settings // the settings that a permanent refusal is tied to (never logged)
 	mu        sync.Mutex
 
 	sessMu sync.Mutex
@@ -133,12 +133,15 @@ func New(acct providers.Account, deps providers.Deps) (providers.Provider, error
 	checkURL("base_url", &s.BaseURL, DefaultBaseURL)
 	checkURL("login_url", &s.LoginURL, DefaultLoginURL)
 	var pub *rsa.PublicKey
-	if k, err := ParsePublicKey(or(s.RSAPublicKey, DefaultRSAPublicKey)); err != nil {
+	if text, k, err := sharedPublicKey(or(s.RSAPublicKey, DefaultRSAPublicKey)); err != nil {
 		bad("rsa_public_key: %v: expected a PEM \"PUBLIC KEY\" block or its Base64 body", err)
 	} else if k.Size() < 64 || k.Size() > 512 {
 		bad("rsa_public_key: unexpected key size %d bits", k.N.BitLen())
 	} else {
 		pub = k
+		if s.RSAPublicKey != "" {
+			s.RSAPublicKey = text // the same text, shared by every account that gives it
+		}
 	}
 	interval := DefaultMinLoginInterval
 	if s.MinLoginInterval != nil {
@@ -186,9 +189,33 @@ func New(acct providers.Account, deps providers.Deps) (providers.Provider, error
 	}
 	// Any change of the account's settings lifts a recorded permanent refusal, as any
 	// change of the account's config lifts the poller's quarantine.
-	canon, _ := json.Marshal(s)
-	p.settings = string(canon)
+	p.settings = s
 	return p, nil
+}
+
+// publicKeys holds the parsed RSA keys by their configured text: every account that
+// gives the same key (usually the app's) shares one parsed key and one copy of the text.
+var publicKeys sync.Map // string → *publicKey
+
+type publicKey struct {
+	text string
+	key  *rsa.PublicKey
+}
+
+// sharedPublicKey is ParsePublicKey, parsing each distinct text once. The key is only
+// read (encryption), so it can be shared.
+func sharedPublicKey(text string) (string, *rsa.PublicKey, error) {
+	if v, ok := publicKeys.Load(text); ok {
+		pk := v.(*publicKey)
+		return pk.text, pk.key, nil
+	}
+	k, err := ParsePublicKey(text)
+	if err != nil {
+		return "", nil, err
+	}
+	v, _ := publicKeys.LoadOrStore(text, &publicKey{text: strings.Clone(text), key: k})
+	pk := v.(*publicKey)
+	return pk.text, pk.key, nil
 }
 
 // Poll logs in when needed (token reused across polls and restarts), queries the plan and
@@ -362,8 +389,11 @@ type blockedRecord struct {
 
 const blockIterations = 4096
 
+// settingsHash hashes the canonical JSON of the settings (after defaults), as stored
+// records were made.
 func (p *Provider) settingsHash(salt []byte) string {
-	k, _ := pbkdf2.Key(sha256.New, p.settings, salt, blockIterations, 32)
+	canon, _ := json.Marshal(p.settings)
+	k, _ := pbkdf2.Key(sha256.New, string(canon), salt, blockIterations, 32)
 	return hex.EncodeToString(k)
 }
 
