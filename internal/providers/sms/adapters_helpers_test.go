@@ -152,3 +152,17 @@ func intercept(h http.Handler, match func(*http.Request) bool, status int, body 
 func pathHas(sub string) func(*http.Request) bool {
 	return func(r *http.Request) bool { return strings.Contains(r.URL.Path, sub) }
 }
+
+// serveFake applies tweak (when given) to the fake f, serves it on loopback, through wrap
+// when given, and returns its base URL.
+func serveFake[F http.Handler](t testing.TB, f F, tweak func(F), wrap func(http.Handler) http.Handler) string {
+	t.Helper()
+	if tweak != nil {
+		tweak(f)
+	}
+	var h http.Handler = f
+	if wrap != nil {
+		h = wrap(h)
+	}
+	return serve(t, h)
+}

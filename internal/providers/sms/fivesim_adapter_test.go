@@ -1,6 +1,7 @@
 package sms
 
 import (
+	"cmp"
 	"context"
 	"net/http"
 	"testing"
@@ -18,18 +19,7 @@ func fivesimFake(t *testing.T, tweak func(*fake.FiveSim), s Settings, wrap func(
 	f := fake.NewFiveSim(fivesimToken)
 	f.SetOffer("telegram", "usa", 0.8, 4)
 	f.SetOffer("whatsapp", "england", 1.2, 0)
-	if tweak != nil {
-		tweak(f)
-	}
-	var h http.Handler = f
-	if wrap != nil {
-		h = wrap(h)
-	}
-	s.Platform = FamilyFiveSim
-	if s.APIKey == "" {
-		s.APIKey = fivesimToken
-	}
-	s.BaseURL = serve(t, h)
+	s.Platform, s.APIKey, s.BaseURL = FamilyFiveSim, cmp.Or(s.APIKey, fivesimToken), serveFake(t, f, tweak, wrap)
 	return f, adapterFor(t, s)
 }
 

@@ -1,6 +1,7 @@
 package sms
 
 import (
+	"cmp"
 	"context"
 	"net/http"
 	"testing"
@@ -22,21 +23,8 @@ func getsmscodeFake(t *testing.T, tweak func(*fake.GetSMSCode), s Settings, wrap
 	f.SetOffer("10", "id", 0.2, 5)
 	f.SetOffer("10", "us", 0.3, 5)
 	f.SetOffer("3", "cn", 0.1, 0)
-	if tweak != nil {
-		tweak(f)
-	}
-	var h http.Handler = f
-	if wrap != nil {
-		h = wrap(h)
-	}
-	s.Platform = FamilyGetSMSCode
-	if s.Username == "" {
-		s.Username = getsmscodeUser
-	}
-	if s.APIKey == "" {
-		s.APIKey = getsmscodeToken
-	}
-	s.BaseURL = serve(t, h)
+	s.Platform, s.Username, s.APIKey = FamilyGetSMSCode, cmp.Or(s.Username, getsmscodeUser), cmp.Or(s.APIKey, getsmscodeToken)
+	s.BaseURL = serveFake(t, f, tweak, wrap)
 	return f, adapterFor(t, s)
 }
 

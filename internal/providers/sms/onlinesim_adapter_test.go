@@ -1,6 +1,7 @@
 package sms
 
 import (
+	"cmp"
 	"context"
 	"net/http"
 	"testing"
@@ -16,17 +17,7 @@ func onlinesimFake(t *testing.T, tweak func(*fake.OnlineSim), key string, wrap f
 	f := fake.NewOnlineSim(onlinesimKey)
 	f.SetOffer("telegram", "7", 25, 312)
 	f.SetOffer("whatsapp", "7", 30, 0)
-	if tweak != nil {
-		tweak(f)
-	}
-	var h http.Handler = f
-	if wrap != nil {
-		h = wrap(h)
-	}
-	if key == "" {
-		key = onlinesimKey
-	}
-	return f, adapterFor(t, Settings{Platform: FamilyOnlineSim, APIKey: key, BaseURL: serve(t, h)})
+	return f, adapterFor(t, Settings{Platform: FamilyOnlineSim, APIKey: cmp.Or(key, onlinesimKey), BaseURL: serveFake(t, f, tweak, wrap)})
 }
 
 func TestOnlineSimAdapter_Lifecycle(t *testing.T) {

@@ -47,17 +47,10 @@ func smsapiFake(t *testing.T, tweak func(*fake.SMSAPI), now func() time.Time, wr
 	f.Arrival = 1 // deterministic: a due code arrives at the first poll
 	f.SetOffer(smsapiPID, "cn", 0.1, 3)
 	f.SetOffer("654321", "cn", 0.1, 0)
-	if tweak != nil {
-		tweak(f)
-	}
-	var h http.Handler = f
-	if wrap != nil {
-		h = wrap(h)
-	}
 	if now == nil {
 		now = (&tickClock{t: time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)}).now
 	}
-	env := smsapiEnv{f: f, kv: &providers.MemoryKV{}, url: serve(t, h) + "/api"}
+	env := smsapiEnv{f: f, kv: &providers.MemoryKV{}, url: serveFake(t, f, tweak, wrap) + "/api"}
 	env.a = adapterWith(t, Settings{Platform: FamilySMSAPI, Username: smsapiUser, Password: smsapiPass, BaseURL: env.url},
 		providers.Deps{KV: env.kv, Now: now})
 	return env

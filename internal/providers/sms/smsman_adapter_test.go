@@ -1,6 +1,7 @@
 package sms
 
 import (
+	"cmp"
 	"context"
 	"net/http"
 	"testing"
@@ -17,17 +18,7 @@ func smsmanFake(t *testing.T, tweak func(*fake.SMSMan), key string, wrap func(ht
 	f := fake.NewSMSMan(smsmanToken)
 	f.SetOffer("3", "4", 0.15, 5)
 	f.SetOffer("6", "0", 0.3, 0)
-	if tweak != nil {
-		tweak(f)
-	}
-	var h http.Handler = f
-	if wrap != nil {
-		h = wrap(h)
-	}
-	if key == "" {
-		key = smsmanToken
-	}
-	return f, adapterFor(t, Settings{Platform: FamilySMSMan, APIKey: key, BaseURL: serve(t, h)})
+	return f, adapterFor(t, Settings{Platform: FamilySMSMan, APIKey: cmp.Or(key, smsmanToken), BaseURL: serveFake(t, f, tweak, wrap)})
 }
 
 func TestSMSManAdapter_Lifecycle(t *testing.T) {

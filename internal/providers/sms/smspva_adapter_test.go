@@ -1,6 +1,7 @@
 package sms
 
 import (
+	"cmp"
 	"context"
 	"net/http"
 	"testing"
@@ -16,17 +17,7 @@ func smspvaFake(t *testing.T, tweak func(*fake.SMSPVA), key string, wrap func(ht
 	f := fake.NewSMSPVA(smspvaKey)
 	f.SetOffer("opt29", "RU", 0.5, 135)
 	f.SetOffer("opt41", "UK", 0.9, 0)
-	if tweak != nil {
-		tweak(f)
-	}
-	var h http.Handler = f
-	if wrap != nil {
-		h = wrap(h)
-	}
-	if key == "" {
-		key = smspvaKey
-	}
-	return f, adapterFor(t, Settings{Platform: FamilySMSPVA, APIKey: key, BaseURL: serve(t, h)})
+	return f, adapterFor(t, Settings{Platform: FamilySMSPVA, APIKey: cmp.Or(key, smspvaKey), BaseURL: serveFake(t, f, tweak, wrap)})
 }
 
 func TestSMSPVAAdapter_Lifecycle(t *testing.T) {
