@@ -363,7 +363,8 @@ func TestFailedPollPatchesLastError(t *testing.T) {
 	b.err = errors.New("upstream down for maintenance") // read by the next poll, after the gate
 	b.gate <- struct{}{}
 	<-b.polled
-	w.WaitAll(map[string]string{state: `~"last_error":"`})
+	// Wait for the patched state itself: the first state matches `"last_error":"` too.
+	w.WaitAll(map[string]string{state: `~upstream down for maintenance`})
 	m := e.b.Watch(t, state).WaitFor(state, "*")
 	var v map[string]any
 	if err := json.Unmarshal([]byte(m.Payload), &v); err != nil {
