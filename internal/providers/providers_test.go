@@ -93,6 +93,11 @@ func TestKind(t *testing.T) {
 
 func TestRegistry(t *testing.T) {
 	Register(Info{Kind: "zz_test", Factory: func(Account, Deps) (Provider, error) { return nil, errors.New("bad setting") }})
+	t.Cleanup(func() { // so that -count=N runs it again
+		registryMu.Lock()
+		delete(registry, "zz_test")
+		registryMu.Unlock()
+	})
 	if _, ok := Lookup("zz_test"); !ok {
 		t.Fatal("not registered")
 	}
