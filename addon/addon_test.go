@@ -94,7 +94,7 @@ func TestOptionsDecodeThroughTheRealConfig(t *testing.T) {
 	app := loadApp(t)
 	// The defaults the app ships with are a valid config.
 	def, _ := json.Marshal(app.Options)
-	if _, err := config.Parse(config.OptionsPath, def, config.LoadOptions{Providers: providers.Kinds()}); err != nil {
+	if _, err := config.Parse(config.OptionsPath, def, config.LoadOptions{Providers: providers.Kinds(), Sections: providers.SectionKinds()}); err != nil {
 		t.Fatalf("default options: %v", err)
 	}
 
@@ -108,7 +108,7 @@ func TestOptionsDecodeThroughTheRealConfig(t *testing.T) {
 	if got, want := paths("", asMap), paths("", app.Schema); !slices.Equal(got, want) {
 		t.Errorf("testdata/options.json must set every option of the schema\nmissing or extra: %v", diff(got, want))
 	}
-	cfg, err := config.Parse(config.OptionsPath, fixture, config.LoadOptions{Providers: providers.Kinds(), LookupEnv: func(string) (string, bool) { return "", false }})
+	cfg, err := config.Parse(config.OptionsPath, fixture, config.LoadOptions{Providers: providers.Kinds(), Sections: providers.SectionKinds(), LookupEnv: func(string) (string, bool) { return "", false }})
 	if err != nil {
 		t.Fatalf("options.json: %v", err)
 	}

@@ -270,7 +270,7 @@ func run(cfg loadConfig, cpuProfile, memProfile string, profileCycle int) (*resu
 	if err := os.WriteFile(cfgPath, []byte(text), 0o600); err != nil {
 		return nil, err
 	}
-	conf, err := config.Load(cfgPath, config.LoadOptions{Providers: providers.Kinds()})
+	conf, err := config.Load(cfgPath, config.LoadOptions{Providers: providers.Kinds(), Sections: providers.SectionKinds()})
 	if err != nil {
 		return nil, err
 	}

@@ -112,7 +112,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 
 	path = config.ResolvePath(path, config.AppConfigPath, config.OptionsPath)
-	cfg, err := config.Load(path, config.LoadOptions{Providers: providers.Kinds()})
+	cfg, err := config.Load(path, config.LoadOptions{Providers: providers.Kinds(), Sections: providers.SectionKinds()})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitConfig

@@ -95,8 +95,9 @@ func (d *decoder) decodeAccount(n *yaml.Node, a *Account, path string) {
 			}
 		}
 	}
-	d.decodeStruct(n, reflect.ValueOf(a).Elem(), path, nil, func(p pair) {
+	d.decodeStruct(n, reflect.ValueOf(a).Elem(), path, nil, func(p pair) bool {
 		a.extra.Content = append(a.extra.Content, p.key, p.value)
+		return true
 	})
 	d.loadExtraSecrets(a)
 }
@@ -348,8 +349,9 @@ func (c *Config) Released() *Config {
 }
 
 // Section is a top-level block of settings that belongs to a provider kind as a whole
-// (the SMS router's `sms:`). It is kept as written (env-expanded) and decoded strictly by
-// its owner, with the same file:line errors as everything else.
+// (LoadOptions.Sections, e.g. the SMS router's `sms:`). It is kept as written
+// (env-expanded) and decoded strictly by its owner, with the same file:line errors as
+// everything else.
 type Section struct {
 	node *yaml.Node
 	file string

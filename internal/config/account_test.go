@@ -276,7 +276,7 @@ func TestDecodeStdDuration(t *testing.T) {
 
 func TestSection(t *testing.T) {
 	env := func(k string) (string, bool) { return "25", k == "AB_SMS_CAP" }
-	cfg := mustParse(t, "sms:\n  default_strategy: price\n  max_daily_spend: ${AB_SMS_CAP}\n  watch:\n    - {service: tg, country: us}\n  stratgy: x\n", LoadOptions{LookupEnv: env})
+	cfg := mustParse(t, "sms:\n  default_strategy: price\n  max_daily_spend: ${AB_SMS_CAP}\n  watch:\n    - {service: tg, country: us}\n  stratgy: x\n", LoadOptions{LookupEnv: env, Sections: []string{"sms"}})
 	if !cfg.Section("sms").Present() || cfg.Section("gas").Present() {
 		t.Fatal("section presence")
 	}
@@ -288,7 +288,7 @@ func TestSection(t *testing.T) {
 			Country string `yaml:"country"`
 		} `yaml:"watch"`
 	}
-	err := cfg.SMS.Decode(&s, nil)
+	err := cfg.Section("sms").Decode(&s, nil)
 	if err == nil || err.Error() != `config.yaml:6: sms.stratgy: unknown key (known: default_strategy, max_daily_spend, watch)` {
 		t.Errorf("err = %v", err)
 	}
@@ -299,7 +299,15 @@ func TestSection(t *testing.T) {
 	if err := (&Config{}).Section("sms").Decode(&empty, nil); err != nil {
 		t.Errorf("absent section: %v", err)
 	}
-	if _, err := Parse("c.yaml", []byte("sms: [1]\n"), LoadOptions{}); err == nil || !strings.Contains(err.Error(), "c.yaml:1: sms: expected a mapping of settings, got a list") {
+	if _, err := Parse("c.yaml", []byte("sms: [1]\n"), LoadOptions{Sections: []string{"sms"}}); err == nil || !strings.Contains(err.Error(), "c.yaml:1: sms: expected a mapping of settings, got a list") {
 		t.Errorf("err = %v", err)
+	}
+	// Only kinds that own a section may have one: otherwise it is an unknown key.
+	if _, err := Parse("c.yaml", []byte("sms:\n  watch: []\n"), LoadOptions{LookupEnv: noEnv}); err == nil || !strings.Contains(err.Error(), "c.yaml:1: sms: unknown key") {
+		t.Errorf("section of a kind without one: err = %v", err)
+	}
+	// A misspelt section gets a suggestion like any key.
+	if _, err := Parse("c.yaml", []byte("smss:\n  watch: []\n"), LoadOptions{LookupEnv: noEnv, Sections: []string{"sms"}}); err == nil || !strings.Contains(err.Error(), `did you mean "sms"?`) {
+		t.Errorf("misspelt section: err = %v", err)
 	}
 }

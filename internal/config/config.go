@@ -45,8 +45,9 @@ type Config struct {
 	Defaults Defaults  `yaml:"defaults"`
 	Accounts []Account `yaml:"accounts"`
 	Alerts   Alerts    `yaml:"alerts"`
-	// SMS holds the SMS router's settings (watch list, routing); the sms provider decodes it.
-	SMS Section `yaml:"sms"`
+	// Sections are the top-level blocks owned by provider kinds (LoadOptions.Sections, e.g.
+	// the SMS router's `sms:`), by kind; each is decoded by its owner.
+	Sections map[string]Section `yaml:"-"`
 	// Secrets is every secret value found, for the log redactor: no empty strings, no repeats.
 	Secrets []string `yaml:"-"`
 }
@@ -109,7 +110,10 @@ func (d Defaults) EffectiveJitter(interval time.Duration) time.Duration {
 
 // LoadOptions are what Load and Parse need from outside the file.
 type LoadOptions struct {
-	Providers []string                     // known provider kinds, for validation and suggestions; empty = not checked
+	Providers []string // known provider kinds, for validation and suggestions; empty = not checked
+	// Sections are the provider kinds that own a top-level block of the same name (a
+	// provider's group settings, e.g. `sms:`); any other unknown top-level key is an error.
+	Sections  []string
 	LookupEnv func(string) (string, bool)  // default os.LookupEnv
 	ReadFile  func(string) ([]byte, error) // default os.ReadFile (used for *_file secrets)
 	// OnSecret receives the values of provider fields tagged secret:"true" that
@@ -168,7 +172,18 @@ func Parse(file string, data []byte, opts LoadOptions) (*Config, error) {
 		if root.Kind != yaml.MappingNode {
 			d.errorf(root.Line, "", "expected a mapping of settings at the top level, got %s", describe(root))
 		} else {
-			d.decodeStruct(root, reflect.ValueOf(cfg).Elem(), "", nil, nil)
+			d.decodeStruct(root, reflect.ValueOf(cfg).Elem(), "", opts.Sections, func(p pair) bool {
+				if !slices.Contains(opts.Sections, p.key.Value) {
+					return false
+				}
+				if s, ok := d.section(p.value, p.key.Value); ok {
+					if cfg.Sections == nil {
+						cfg.Sections = map[string]Section{}
+					}
+					cfg.Sections[p.key.Value] = s
+				}
+				return true
+			})
 		}
 	}
 	for i := range cfg.Accounts {
@@ -416,10 +431,5 @@ func dedupe(ss []string) []string {
 	return out
 }
 
-// Section returns the top-level settings block of a provider kind (only sms has one).
-func (c *Config) Section(kind string) Section {
-	if kind == "sms" {
-		return c.SMS
-	}
-	return Section{}
-}
+// Section returns the top-level settings block of a provider kind; absent: the zero Section.
+func (c *Config) Section(kind string) Section { return c.Sections[kind] }

@@ -98,7 +98,6 @@ var (
 	// the same parsing ("10m", "7d", no bare numbers).
 	stdDurationType = reflect.TypeFor[time.Duration]()
 	nodeType        = reflect.TypeFor[yaml.Node]()
-	sectionType     = reflect.TypeFor[Section]()
 	accountType     = reflect.TypeFor[Account]()
 )
 
@@ -107,18 +106,6 @@ func (d *decoder) decode(n *yaml.Node, rv reflect.Value, path string) {
 	n = resolve(n)
 	if rv.Type() == nodeType {
 		rv.Set(reflect.ValueOf(*n))
-		return
-	}
-	if rv.Type() == sectionType {
-		if !isNull(n) {
-			d.set[path] = n.Line
-			if n.Kind != yaml.MappingNode {
-				d.errorf(n.Line, path, "expected a mapping of settings, got %s", describe(n))
-				return
-			}
-			secretScalars(n, false, d.secret)
-			rv.Set(reflect.ValueOf(Section{node: n, file: d.file, path: path}))
-		}
 		return
 	}
 	if rv.Type() == accountType {
@@ -296,7 +283,9 @@ func parseBool(s string) (bool, bool) {
 // decodeStruct decodes a mapping into the struct rv. Keys that match no field go to extra
 // when it is set (the provider-specific keys of an account), else are reported as unknown
 // with a suggestion drawn from the struct's keys and alsoKnown.
-func (d *decoder) decodeStruct(n *yaml.Node, rv reflect.Value, path string, alsoKnown []string, extra func(pair)) {
+// extra, when set, is offered every key the struct does not know; it returns false to
+// leave the key an error.
+func (d *decoder) decodeStruct(n *yaml.Node, rv reflect.Value, path string, alsoKnown []string, extra func(pair) bool) {
 	if n.Kind != yaml.MappingNode {
 		d.errorf(n.Line, path, "expected a mapping, got %s", d.got(n))
 		return
@@ -336,8 +325,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, rv reflect.Value, path string, also
 				continue
 			}
 		}
-		if extra != nil {
-			extra(p)
+		if extra != nil && extra(p) {
 			continue
 		}
 		d.errorf(p.key.Line, joinPath(path, key), "%s", unknownKeyMsg(key, known, fileVariants(fields)...))
@@ -429,4 +417,20 @@ func collectStrings(v reflect.Value, fn func(string)) {
 			}
 		}
 	}
+}
+
+// section keeps n, a provider kind's top-level block, for its owner to decode; false when
+// it is absent (null) or not a mapping (an error).
+func (d *decoder) section(n *yaml.Node, path string) (Section, bool) {
+	n = resolve(n)
+	if isNull(n) {
+		return Section{}, false
+	}
+	d.set[path] = n.Line
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n.Line, path, "expected a mapping of settings, got %s", describe(n))
+		return Section{}, false
+	}
+	secretScalars(n, false, d.secret)
+	return Section{node: n, file: d.file, path: path}, true
 }

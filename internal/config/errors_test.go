@@ -261,7 +261,7 @@ bogus: 1
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := Parse("config.yaml", []byte(tt.yaml), LoadOptions{Providers: testProviders, LookupEnv: noEnv})
+			cfg, err := Parse("config.yaml", []byte(tt.yaml), LoadOptions{Providers: testProviders, Sections: []string{"sms"}, LookupEnv: noEnv})
 			if err == nil {
 				t.Fatalf("no error; config: %+v", cfg)
 			}

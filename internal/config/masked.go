@@ -3,8 +3,10 @@ package config
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"net/url"
 	"reflect"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -78,8 +80,8 @@ func (c *Config) Masked() ([]byte, error) {
 		return nil, err
 	}
 	add("alerts", an)
-	if c.SMS.Present() {
-		add("sms", maskedCopy(c.SMS.node, false))
+	for _, kind := range slices.Sorted(maps.Keys(c.Sections)) {
+		add(kind, maskedCopy(c.Sections[kind].node, false))
 	}
 
 	// Last line of defence: a secret pasted into a key with an innocent name.

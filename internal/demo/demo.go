@@ -256,7 +256,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err := os.WriteFile(info.ConfigPath, []byte(text), 0o600); err != nil {
 		return err
 	}
-	cfg, err := config.Load(info.ConfigPath, config.LoadOptions{Providers: providers.Kinds()})
+	cfg, err := config.Load(info.ConfigPath, config.LoadOptions{Providers: providers.Kinds(), Sections: providers.SectionKinds()})
 	if err != nil {
 		return fmt.Errorf("demo config: %w", err)
 	}

@@ -119,6 +119,21 @@ func Kinds() []string {
 	return kinds
 }
 
+// SectionKinds lists the kinds that own a top-level config section named after them
+// (those with a Group, which decodes it), sorted: config.LoadOptions.Sections.
+func SectionKinds() []string {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	var kinds []string
+	for k, info := range registry {
+		if info.Group != nil {
+			kinds = append(kinds, k)
+		}
+	}
+	sort.Strings(kinds)
+	return kinds
+}
+
 // New builds the provider for acct through its registered factory.
 func New(acct Account, deps Deps) (Provider, error) {
 	info, ok := Lookup(acct.Provider)

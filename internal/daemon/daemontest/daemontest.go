@@ -68,7 +68,7 @@ accounts:
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		e.T.Fatal(err)
 	}
-	cfg, err := config.Load(path, config.LoadOptions{Providers: providers.Kinds()})
+	cfg, err := config.Load(path, config.LoadOptions{Providers: providers.Kinds(), Sections: providers.SectionKinds()})
 	if err != nil {
 		e.T.Fatalf("config:\n%s\n%v", text, err)
 	}
