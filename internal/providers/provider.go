@@ -66,6 +66,26 @@ type Deps struct {
 	Secret func(value string)
 }
 
+// WithDefaults fills what a caller left unset (tests, tools; the daemon sets everything):
+// a discarding logger, the wall clock, a no-op secret registry and an HTTP client with a
+// one-minute timeout. KV is left as given: whether a provider can do without a
+// persistent store is its own decision.
+func (d Deps) WithDefaults() Deps {
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Secret == nil {
+		d.Secret = func(string) {}
+	}
+	if d.HTTP == nil {
+		d.HTTP = &http.Client{Timeout: time.Minute}
+	}
+	return d
+}
+
 // Factory validates the account and builds its provider. It does no I/O.
 type Factory func(acct Account, deps Deps) (Provider, error)
 

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -94,6 +93,9 @@ var (
 )
 
 // New validates the account and builds its provider; it does no I/O.
+// mdmCodeRe is a gas company code (mdm_code), e.g. 9AH1.
+var mdmCodeRe = regexp.MustCompile(`^[0-9A-Za-z]{1,16}$`)
+
 func New(acct providers.Account, deps providers.Deps) (providers.Provider, error) {
 	var s Settings
 	if acct.Decode != nil {
@@ -160,25 +162,14 @@ func New(acct providers.Account, deps providers.Deps) (providers.Provider, error
 		}
 		interval = *s.MinLoginInterval
 	}
-	if s.MDMCode != "" && !regexp.MustCompile(`^[0-9A-Za-z]{1,16}$`).MatchString(s.MDMCode) {
+	if s.MDMCode != "" && !mdmCodeRe.MatchString(s.MDMCode) {
 		bad("mdm_code %q must be a company code like 9AH1", s.MDMCode)
 	}
 	if len(errs) > 0 {
 		return nil, errors.New(strings.Join(errs, "; "))
 	}
 
-	if deps.Logger == nil {
-		deps.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	if deps.Now == nil {
-		deps.Now = time.Now
-	}
-	if deps.Secret == nil {
-		deps.Secret = func(string) {}
-	}
-	if deps.HTTP == nil {
-		deps.HTTP = &http.Client{Timeout: time.Minute}
-	}
+	deps = deps.WithDefaults()
 	if deps.KV == nil {
 		return nil, errors.New("gas: no key/value store")
 	}

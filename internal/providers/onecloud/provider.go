@@ -9,9 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net/http"
 	"net/url"
 	"regexp"
 	"sort"
@@ -131,25 +129,13 @@ func New(acct providers.Account, deps providers.Deps) (providers.Provider, error
 		return nil, errors.New(strings.Join(problems, "; "))
 	}
 
-	if deps.Logger == nil {
-		deps.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	if deps.Now == nil {
-		deps.Now = time.Now
-	}
-	if deps.Secret == nil {
-		deps.Secret = func(string) {}
-	}
+	deps = deps.WithDefaults()
 	if deps.KV == nil {
 		deps.KV = &providers.MemoryKV{}
 	}
-	hc := http.DefaultClient
-	if deps.HTTP != nil {
-		hc = deps.HTTP
-	}
 	// Cookies are kept in the KV and sent explicitly; the client's jar would add stale
 	// copies (and mix the two hosts, which share a domain).
-	noJar := *hc
+	noJar := *deps.HTTP
 	noJar.Jar = nil
 
 	pwd := PasswordHash(s.Password)

@@ -11,9 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net/http"
 	"net/url"
 	"regexp"
 	"sort"
@@ -173,22 +171,11 @@ func New(acct providers.Account, deps providers.Deps) (providers.Provider, error
 	if acct.ID == "router" {
 		return nil, errors.New("the account id `router` is reserved for the SMS router device: choose another id")
 	}
-	if deps.Logger == nil {
-		deps.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	if deps.Now == nil {
-		deps.Now = time.Now
-	}
-	if deps.Secret == nil {
-		deps.Secret = func(string) {}
-	}
+	deps = deps.WithDefaults()
 	if deps.KV == nil {
 		deps.KV = &providers.MemoryKV{}
 	}
 	hc := deps.HTTP
-	if hc == nil {
-		hc = http.DefaultClient
-	}
 	var problems []string
 	add := func(f string, args ...any) { problems = append(problems, fmt.Sprintf(f, args...)) }
 	s.Platform = strings.ToLower(strings.TrimSpace(s.Platform))

@@ -14,10 +14,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/big"
-	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
@@ -161,18 +159,7 @@ func New(acct providers.Account, deps providers.Deps) (providers.Provider, error
 		return nil, errors.New(strings.Join(problems, "; "))
 	}
 
-	if deps.Now == nil {
-		deps.Now = time.Now
-	}
-	if deps.Logger == nil {
-		deps.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	if deps.HTTP == nil {
-		deps.HTTP = &http.Client{Timeout: 30 * time.Second}
-	}
-	if deps.Secret == nil {
-		deps.Secret = func(string) {}
-	}
+	deps = deps.WithDefaults()
 	if deps.KV == nil {
 		return nil, errors.New("telecom: no key/value store")
 	}
