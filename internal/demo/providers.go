@@ -90,7 +90,7 @@ func startOneCloud(env *Env) (Setup, error) {
 	if err != nil {
 		return Setup{}, err
 	}
-	f.Flap(env.ctx, o.Boxes[0].SN, env.OfflineAfter) // its goroutine ends with the demo
+	env.Tick(env.OfflineAfter, func() { f.Toggle(o.Boxes[0].SN) })
 	return Setup{
 		URL:      url,
 		Accounts: []string{"miner"},

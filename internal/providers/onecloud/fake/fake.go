@@ -5,7 +5,7 @@
 // It checks what the real service checks: the two-step password hash, the login sign
 // (empty key), the sign of every control GET (key = sessionid), the session cookies and
 // their 7-day life. Tests and the demo change the boxes (SetStatus, AddBox, RemoveBox,
-// Flap), inject faults (SetLoginError, RequireCaptcha, ExpireSessions, SetHTTPStatus,
+// Toggle), inject faults (SetLoginError, RequireCaptcha, ExpireSessions, SetHTTPStatus,
 // SetDrawRet) and read per-endpoint counters (Count).
 //
 // Codes the real service was never seen to send are inventions of this fake, as the
@@ -15,7 +15,6 @@
 package fake
 
 import (
-	"context"
 	"crypto/md5"
 	"crypto/rand"
 	"encoding/hex"
@@ -316,29 +315,19 @@ func (s *Server) Box(sn string) (Box, bool) {
 	return Box{}, false
 }
 
-// Flap toggles a box between online and offline every interval until ctx ends (for the
-// demo: it makes the alerting visible). It returns at once.
-func (s *Server) Flap(ctx context.Context, sn string, every time.Duration) {
-	go func() {
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				b, ok := s.Box(sn)
-				if !ok {
-					continue
-				}
-				next := "offline"
-				if b.Status != "online" {
-					next = "online"
-				}
-				s.SetStatus(sn, next, "")
-			}
-		}
-	}()
+// Toggle switches a box between online and offline (the demo calls it on a timer, so
+// that alerting is visible) and reports the new status; "" for an unknown box.
+func (s *Server) Toggle(sn string) string {
+	b, ok := s.Box(sn)
+	if !ok {
+		return ""
+	}
+	next := "offline"
+	if b.Status != "online" {
+		next = "online"
+	}
+	s.SetStatus(sn, next, "")
+	return next
 }
 
 // ---- protocol ----

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 )
 
 // The fake's own hash and sign reproduce the protocol's vectors.
@@ -48,13 +47,20 @@ func TestControlRequiresSessionAndSign(t *testing.T) {
 	}
 }
 
-// Switches are safe to use while requests are served, and Flap toggles a box.
+// Switches are safe to use while requests are served, and Toggle flips a box.
 func TestSwitchesConcurrently(t *testing.T) {
 	s := New(Default())
 	a, c, stop := s.Start()
 	defer stop()
 	ctx, cancel := context.WithCancel(context.Background())
-	s.Flap(ctx, "OCPG121190002", time.Millisecond)
+	toggled := make(chan struct{})
+	go func() { // toggles a box while requests are served
+		defer close(toggled)
+		for ctx.Err() == nil {
+			s.Toggle("OCPG121190002")
+			runtime.Gosched()
+		}
+	}()
 	var wg sync.WaitGroup
 	for range 4 {
 		wg.Add(1)
@@ -73,15 +79,18 @@ func TestSwitchesConcurrently(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if b, _ := s.Box("OCPG121190002"); b.Status == "online" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("Flap never brought the box online")
-		}
-		runtime.Gosched()
-	}
 	cancel()
+	<-toggled
+	// Toggle flips the status each call.
+	before, _ := s.Box("OCPG121190002")
+	next := s.Toggle("OCPG121190002")
+	if after, _ := s.Box("OCPG121190002"); after.Status != next || after.Status == before.Status {
+		t.Fatalf("Toggle: %s -> %s (reported %s)", before.Status, after.Status, next)
+	}
+	if got := s.Toggle("OCPG121190002"); got != before.Status {
+		t.Fatalf("second Toggle = %s, want back to %s", got, before.Status)
+	}
+	if s.Toggle("nosuchbox") != "" {
+		t.Error("Toggle of an unknown box reported a status")
+	}
 }
