@@ -102,6 +102,10 @@ type Info struct {
 	// Names are the provider's entity and device names by language ("zh"); English is what
 	// the provider itself produces.
 	Names map[string]Names
+	// Settings is a pointer to the zero value of the struct an account's provider keys
+	// decode into (yaml tags): tests walk it to keep the app schema, its translations and
+	// config.example.yaml in step with the code.
+	Settings any
 }
 
 var (

@@ -51,7 +51,7 @@ const (
 
 func init() {
 	providers.Register(providers.Info{Kind: Kind, Description: "Kunlun/PetroChina gas (昆仑燃气) account and meter",
-		DefaultSchedule: "@every 1h", Factory: New, Names: Names})
+		DefaultSchedule: "@every 1h", Factory: New, Names: Names, Settings: &Settings{}})
 }
 
 // Settings are the account's provider keys.

@@ -26,7 +26,7 @@ const Kind = "onecloud"
 
 func init() {
 	providers.Register(providers.Info{Kind: Kind, Description: "Xunlei OneCloud (玩客云) boxes and mining income",
-		DefaultSchedule: "@every 10m", Factory: New, Names: Names})
+		DefaultSchedule: "@every 10m", Factory: New, Names: Names, Settings: &Settings{}})
 }
 
 // Settings are the account keys of a onecloud account.

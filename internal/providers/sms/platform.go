@@ -27,7 +27,7 @@ const Kind = "sms"
 
 func init() {
 	providers.Register(providers.Info{Kind: Kind, Description: "SMS verification-code platforms (balances, prices, stock, ordering over MQTT)",
-		DefaultSchedule: "@every 5m", Factory: New, Group: NewRouter, GroupSchedule: "@every 1m", Names: Names})
+		DefaultSchedule: "@every 5m", Factory: New, Group: NewRouter, GroupSchedule: "@every 1m", Names: Names, Settings: &Settings{}})
 }
 
 // Platform families (protocols).

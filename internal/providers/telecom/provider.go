@@ -32,7 +32,7 @@ const Kind = "telecom"
 
 func init() {
 	providers.Register(providers.Info{Kind: Kind, Description: "China Telecom phone plan (balance, voice, data)",
-		DefaultSchedule: "@every 1h", Factory: New, Names: Names})
+		DefaultSchedule: "@every 1h", Factory: New, Names: Names, Settings: &Settings{}})
 }
 
 // Defaults of the settings that are not protocol constants.
