@@ -10,7 +10,7 @@ all: build
 build:
 	CGO_ENABLED=1 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/bridge ./cmd/bridge
 
-# Vet, then every test with the race detector against the embedded broker; when
+# gofmt, vet and staticcheck, then every test with the race detector against the embedded broker; when
 # MQTT_TEST_BROKER names a real broker (Mosquitto in CI), the suite runs against it too.
 test: lint
 	env -u MQTT_TEST_BROKER $(GO) test -race ./...
@@ -19,10 +19,14 @@ test: lint
 		$(GO) test -race -count=1 ./...; \
 	fi
 
+# staticcheck comes from the Go module proxy at a pinned version (v0.8.x supports Go 1.26),
+# so a fresh machine with only Go runs the same checks; the first run downloads it.
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
 
 # The table of docs/benchmarks.md: the Go benchmarks of the hot paths (parse + convert,
 # discovery, state encoding + change detection, store writes), then the load scenario at

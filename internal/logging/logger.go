@@ -45,7 +45,7 @@ func New(w io.Writer, opts Options) (*slog.Logger, error) {
 }
 
 func newTint(w io.Writer, level slog.Level, addSource, noColor bool) slog.Handler {
-	return tint.NewHandler(w, &tint.Options{
+	return tint.NewTextHandler(w, &tint.Options{
 		Level:      level,
 		AddSource:  addSource,
 		TimeFormat: "15:04:05.000",

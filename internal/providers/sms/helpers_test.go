@@ -71,25 +71,6 @@ func (p *publisher) all() []pub {
 	return append([]pub(nil), p.msgs...)
 }
 
-// next waits for the next message whose status is one of statuses.
-func (p *publisher) next(t testing.TB, statuses ...string) pub {
-	t.Helper()
-	deadline := time.After(wait)
-	for {
-		select {
-		case m := <-p.ch:
-			for _, s := range statuses {
-				if m.Msg.Status == s {
-					return m
-				}
-			}
-		case <-deadline:
-			t.Fatalf("no %v message within %s; got %v", statuses, wait, p.all())
-			return pub{}
-		}
-	}
-}
-
 // count counts messages of a request with status.
 func (p *publisher) count(rid, status string) int {
 	n := 0

@@ -63,9 +63,6 @@ func (r smsapiReply) msg() string {
 	return r.Error
 }
 
-// errTokenRejected marks a 401 on a token call: log in again once.
-var errTokenRejected = errors.New("token rejected")
-
 func (s *smsapi) raw(ctx context.Context, endpoint string, q url.Values) (int, smsapiReply, error) {
 	status, body, err := s.h.get(ctx, "/"+endpoint, q, nil)
 	if err != nil {

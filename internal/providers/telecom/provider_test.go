@@ -162,6 +162,7 @@ func TestLoginCipher(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	//lint:ignore SA1019 the server's login cipher is PKCS#1 v1.5
 	plain, err := rsa.DecryptPKCS1v15(nil, r.fake.PrivateKey(), ct)
 	if err != nil {
 		t.Fatal(err)
@@ -262,13 +263,13 @@ func tokenOf(t *testing.T, r *rig) string {
 }
 
 // pollAsPoller does what the poller does: one retry, only after ErrAuth.
-func pollAsPoller(p *Provider) (providers.Snapshot, error, int) {
+func pollAsPoller(p *Provider) (providers.Snapshot, int, error) {
 	snap, err := p.Poll(context.Background())
 	if errors.Is(err, providers.ErrAuth) {
 		snap, err = p.Poll(context.Background())
-		return snap, err, 2
+		return snap, 2, err
 	}
-	return snap, err, 1
+	return snap, 1, err
 }
 
 // X201 (expired, or logged in elsewhere): exactly one re-login and one retry.
@@ -320,7 +321,7 @@ func TestX201RespectsMinLoginInterval(t *testing.T) {
 	mustPoll(t, p)
 	r.clock.Advance(time.Minute)
 	r.fake.ExpireTokens()
-	_, err, polls := pollAsPoller(p)
+	_, polls, err := pollAsPoller(p)
 	if polls != 2 || !errors.Is(err, providers.ErrRateLimited) {
 		t.Fatalf("err = %v after %d polls, want rate limited after 2", err, polls)
 	}
@@ -328,7 +329,7 @@ func TestX201RespectsMinLoginInterval(t *testing.T) {
 		t.Errorf("logins = %d, want 1", n)
 	}
 	r.clock.Advance(10 * time.Minute)
-	if _, err, _ := pollAsPoller(p); err != nil {
+	if _, _, err := pollAsPoller(p); err != nil {
 		t.Fatal(err)
 	}
 	if n := r.fake.Logins(); n != 2 {
@@ -343,7 +344,7 @@ func TestX201NeverLoops(t *testing.T) {
 	mustPoll(t, p)
 	r.clock.Advance(time.Hour)
 	r.fake.SetQueryCode("X201")
-	_, err, polls := pollAsPoller(p)
+	_, polls, err := pollAsPoller(p)
 	if polls != 2 || !errors.Is(err, providers.ErrAuth) {
 		t.Fatalf("err = %v after %d polls", err, polls)
 	}
@@ -376,7 +377,7 @@ func TestPermanentLoginErrors(t *testing.T) {
 			s := r.settings()
 			tc.set(&s, r.fake)
 			p := r.newProvider(s)
-			_, err, _ := pollAsPoller(p)
+			_, _, err := pollAsPoller(p)
 			if !errors.Is(err, providers.ErrPermanent) {
 				t.Fatalf("err = %v, want permanent", err)
 			}

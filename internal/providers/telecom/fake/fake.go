@@ -514,6 +514,7 @@ func (s *Server) login(w http.ResponseWriter, req *request) {
 		bad("loginAuthCipherAsymmertric is not standard Base64 of 128 bytes")
 		return
 	}
+	//lint:ignore SA1019 the real server's login cipher is PKCS#1 v1.5
 	plainB, err := rsa.DecryptPKCS1v15(nil, s.key, ct)
 	if err != nil {
 		bad("loginAuthCipherAsymmertric does not decrypt with the login key")
