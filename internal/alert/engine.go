@@ -107,6 +107,7 @@ type subject struct {
 	EntityName   string    `json:"entity_name,omitempty"`
 	Value        any       `json:"value,omitempty"`
 	Unit         string    `json:"unit,omitempty"`
+	Precision    *int      `json:"precision,omitempty"` // the entity's display precision, for messages
 	LastNotified time.Time `json:"last_notified,omitzero"`
 	LastSeenOK   time.Time `json:"last_seen_ok,omitzero"`
 }
@@ -293,7 +294,7 @@ func (e *Engine) step(ctx context.Context, r *rule, dev providers.Device, ent pr
 		s = &subject{State: "pending", Since: now, Device: dev.ID, Entity: ent.Key, LastSeenOK: e.lastOK[key]}
 		e.states[key] = s
 	}
-	s.DeviceName, s.EntityName, s.Unit, s.Value = dev.Name, ent.Name, ent.Unit, value
+	s.DeviceName, s.EntityName, s.Unit, s.Value, s.Precision = dev.Name, ent.Name, ent.Unit, value, ent.Precision
 	return e.advance(ctx, r, s, subj, now)
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/accountbridge/accountbridge/internal/config"
 	"github.com/accountbridge/accountbridge/internal/discovery"
 	"github.com/accountbridge/accountbridge/internal/providers"
+	"github.com/accountbridge/accountbridge/internal/providers/wire"
 	"github.com/accountbridge/accountbridge/internal/store"
 )
 
@@ -109,7 +110,7 @@ func TestOfflineLongerThanGraceAlertsOnceThenRecoversOnce(t *testing.T) {
 	if len(fired) != 1 || fired[0].State != Firing || fired[0].EventType() != "offline" || fired[0].ID != "offline:onecloud_home_ocp1.online" {
 		t.Fatalf("fired = %+v", fired)
 	}
-	if want := "OneCloud living room is offline for 10m (last seen online 2026-11-21 18:00)"; fired[0].Message != want {
+	if want := "OneCloud living room is offline for 10m (last seen online 2026-11-21 18:00 +08:00)"; fired[0].Message != want {
 		t.Errorf("message = %q, want %q", fired[0].Message, want)
 	}
 	// Still offline: no second alert, from Tick or from new observations.
@@ -232,7 +233,7 @@ func TestChineseMessages(t *testing.T) {
 	fired := e.Observe(ctx, box(false))
 	c.advance(2 * time.Hour)
 	rec := e.Observe(ctx, box(true))
-	if len(fired) != 1 || fired[0].Message != "OneCloud living room 已离线 0秒（最后在线 2026-11-21 18:00）" {
+	if len(fired) != 1 || fired[0].Message != "OneCloud living room 已离线 0秒（最后在线 2026-11-21 18:00 +08:00）" {
 		t.Errorf("fired = %+v", fired)
 	}
 	if len(rec) != 1 || rec[0].Message != "OneCloud living room 已恢复在线（离线 2小时0分钟）" {
@@ -371,5 +372,41 @@ func TestFailingNotifierIsRetriedWithoutBlocking(t *testing.T) {
 	e.Stop(context.Background())
 	if f.calls != 3 {
 		t.Errorf("calls = %d, want 3", f.calls)
+	}
+}
+
+// Messages show values as the entity does (its display precision), never a float's 17
+// digits, and times with their zone.
+func TestMessageValuesRoundedToDisplayPrecision(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		value     any
+		precision *int
+		unit      string
+		want      string
+	}{
+		{"precision 2", 7.6506452560424805, providers.Precision(2), "GiB", "Data used is 7.65 GiB, above 5 GiB"},
+		{"precision 0", 7.6506452560424805, providers.Precision(0), "GiB", "Data used is 8 GiB, above 5 GiB"},
+		{"precision 2 keeps zeros", 7.5, providers.Precision(2), "GiB", "Data used is 7.50 GiB, above 5 GiB"},
+		{"no precision: at most 3 decimals", 7.6506452560424805, nil, "GiB", "Data used is 7.651 GiB, above 5 GiB"},
+		{"an integer", int64(12), providers.Precision(0), "min", "Data used is 12 min, above 5 min"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &clock{now: t0}
+			e := newEngine(t, openStore(t, filepath.Join(t.TempDir(), "s.db")), c, "alerts:\n  rules:\n    - entity: telecom_main.data_used\n      above: 5\n")
+			fired := e.Observe(context.Background(), providers.Snapshot{Account: "x", Devices: []providers.Device{{
+				ID: "telecom_main", Name: "China Telecom 189****5678",
+				Entities: []providers.Entity{{Key: "data_used", Name: "Data used", Component: providers.Sensor,
+					Unit: tt.unit, Precision: tt.precision}},
+				Values: map[string]any{"data_used": tt.value},
+			}}})
+			if want := "China Telecom 189****5678 " + tt.want; len(fired) != 1 || fired[0].Message != want {
+				t.Fatalf("fired = %+v, want message %q", fired, want)
+			}
+		})
+	}
+	at := time.Date(2026, 1, 2, 3, 4, 0, 0, wire.CST)
+	if got := formatValue(at, ""); got != "2026-01-02 03:04 +08:00" {
+		t.Errorf("time value = %q", got)
 	}
 }

@@ -4,9 +4,12 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/accountbridge/accountbridge/internal/providers/wire"
 )
 
-var shanghai = time.FixedZone("CST", 8*3600)
+// shanghai is the zone alert texts show times in.
+var shanghai = wire.CST
 
 // message renders the alert text in the configured language.
 func (e *Engine) message(r *rule, s *subject, a Alert) string {
@@ -18,13 +21,13 @@ func (e *Engine) message(r *rule, s *subject, a Alert) string {
 		name = s.Device
 	}
 	dur := e.duration(a.At.Sub(s.Since))
-	value := formatValue(s.Value, s.Unit)
+	value := formatValueAt(s.Value, s.Unit, s.Precision)
 	zh := e.lang == "zh"
 	switch {
 	case r.kind == KindOffline && a.State == Firing:
 		seen := ""
 		if !s.LastSeenOK.IsZero() {
-			seen = s.LastSeenOK.In(shanghai).Format("2006-01-02 15:04")
+			seen = s.LastSeenOK.In(shanghai).Format(timeLayout)
 		}
 		switch {
 		case zh && seen != "":
@@ -71,10 +74,31 @@ func (e *Engine) message(r *rule, s *subject, a Alert) string {
 	}
 }
 
-func formatValue(v any, unit string) string {
+// timeLayout carries the zone: a reader in another zone (or an HA set to UTC) must not
+// mistake Beijing time for theirs.
+const timeLayout = "2006-01-02 15:04 -07:00"
+
+// defaultDecimals bounds a number whose entity has no display precision: enough for
+// any unit the providers use, never a float's full 17 digits.
+const defaultDecimals = 3
+
+// formatValue renders a value without its entity's precision (numbers to at most 3
+// decimals), times with their zone.
+func formatValue(v any, unit string) string { return formatValueAt(v, unit, nil) }
+
+// formatValueAt renders a value as the entity shows it: numbers rounded to its display
+// precision (suggested_display_precision), times with their zone.
+func formatValueAt(v any, unit string, precision *int) string {
 	var s string
 	if f, ok := number(v); ok {
-		s = strconv.FormatFloat(f, 'f', -1, 64)
+		switch {
+		case precision != nil && *precision >= 0:
+			s = strconv.FormatFloat(f, 'f', *precision, 64)
+		default:
+			s = strconv.FormatFloat(wire.Round(f, defaultDecimals), 'f', -1, 64)
+		}
+	} else if t, ok := v.(time.Time); ok {
+		s = t.Format(timeLayout)
 	} else {
 		s = fmt.Sprint(v)
 	}

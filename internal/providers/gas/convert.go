@@ -439,7 +439,7 @@ type Tier struct {
 type Ladder []Tier
 
 // ParseLadder normalises rateItemInfo: sorted by begin, each tier starting where the
-// previous one ends, a non-numeric (or sentinel) last end meaning unbounded. It returns nil
+// previous one ends, the last one unbounded whatever its printed end. It returns nil
 // when the table cannot be priced (no rows, a missing price, a missing inner boundary).
 func ParseLadder(rows []TierWire) (Ladder, []string) {
 	if len(rows) == 0 {
@@ -463,16 +463,18 @@ func ParseLadder(rows []TierWire) (Ladder, []string) {
 		t := Tier{Name: string(r.Name), Begin: prev, Price: r.Price.V}
 		last := i == len(rows)-1
 		switch {
+		case last:
+			// The last tier is open-ended whatever its printed end: APIs print placeholders
+			// (9999, 99999999, "") there, and no tariff stops pricing gas at some volume.
+			t.End, t.Unbounded = math.Inf(1), true
+			if !r.End.OK && r.End.Raw != "" {
+				warn = append(warn, fmt.Sprintf("last tier end %q read as unbounded", r.End.Raw))
+			}
 		case r.End.OK && r.End.V < unboundedAbove:
 			if r.End.V <= prev {
 				return nil, []string{fmt.Sprintf("tier %d ends at %g, not after %g", i+1, r.End.V, prev)}
 			}
 			t.End = r.End.V
-		case last:
-			t.End, t.Unbounded = math.Inf(1), true
-			if !r.End.OK && r.End.Raw != "" {
-				warn = append(warn, fmt.Sprintf("last tier end %q read as unbounded", r.End.Raw))
-			}
 		case i+1 < len(rows) && rows[i+1].Begin.OK && rows[i+1].Begin.V > prev:
 			t.End = rows[i+1].Begin.V
 		default:

@@ -228,7 +228,9 @@ func TestQuirkNaiveTimesGetBeijingOffset(t *testing.T) {
 
 // Quirk: the last tier's end may be non-numeric (or a sentinel): it is unbounded.
 func TestQuirkNonNumericLastTierEnd(t *testing.T) {
-	for _, end := range []string{`""`, `"无上限"`, `null`, `"9999999"`, `"以上"`} {
+	// Printed numeric ends of the last tier are placeholders too (before, "9999" made tier 3
+	// end at 9999 m³ and tier_remaining showed 9399 m³ there).
+	for _, end := range []string{`""`, `"无上限"`, `null`, `"9999999"`, `"以上"`, `"9999"`, `9999`, `"99999"`, `"1000"`, `"540"`} {
 		var rows []TierWire
 		raw := `[{"beginVolume":"0.0","endVolume":"360","price":"2.97"},{"beginVolume":"360","endVolume":"540","price":"3.56"},` +
 			`{"beginVolume":"540","endVolume":` + end + `,"price":"4.46"}]`
@@ -468,4 +470,28 @@ func TestLoginCompany(t *testing.T) {
 	if l = must(ParseLogin([]byte(b64))); l.Token != "eyJ.access" {
 		t.Errorf("base64 login = %+v", l)
 	}
+}
+
+// The last tier has no volume left to count down, whatever end the API prints there.
+func TestLastTierHasNoRemaining(t *testing.T) {
+	for _, end := range []string{"9999", "99999999", "1000", ""} {
+		t.Run(end, func(t *testing.T) {
+			m := monthlyOf(map[string]float64{"2025-01": 300, "2025-02": 300}, "")
+			if err := json.Unmarshal([]byte(`[{"beginVolume":"0","endVolume":"360","price":"2.97"},`+
+				`{"beginVolume":"360","endVolume":"540","price":"3.56"},{"beginVolume":"540","endVolume":"`+end+`","price":"4.46"}]`), &m.Tiers); err != nil {
+				t.Fatal(err)
+			}
+			dev, _ := Convert(Input{Now: cst(2025, 2, 20, 9, 0), UserCode: "12345678", YearStart: MonthDay{1, 1},
+				LoggedIn: true, History: History{}, Monthly: m})
+			wantValues(t, dev.Values, map[string]any{"year_volume": 600.0, "tier": "3", "unit_price": 4.46, "tier_remaining": nil})
+			table := dev.Attributes["tier"]["tiers"].([]map[string]any)
+			if e := table[2]["end"]; e != nil {
+				t.Errorf("last tier end = %v, want null", e)
+			}
+		})
+	}
+	// An inner tier still counts down.
+	dev, _ := Convert(Input{Now: cst(2025, 2, 20, 9, 0), UserCode: "12345678", YearStart: MonthDay{1, 1},
+		LoggedIn: true, History: History{}, Monthly: monthlyOf(map[string]float64{"2025-01": 200, "2025-02": 200}, "")})
+	wantValues(t, dev.Values, map[string]any{"tier": "2", "tier_remaining": 140.0})
 }

@@ -268,7 +268,22 @@ func parseKB(s string) (int64, bool) {
 	return scaled(s, 1)
 }
 
-var capRe = regexp.MustCompile(`\d+(?:\.\d+)?\s*[KMGTkmgt][Bb]`)
+// volumeRe finds "<number><unit>" in a throttle text. The optional suffix tells a speed
+// ("1Mbps", "512Kb/s", "1MB/s", "2Mbit/s", "1M每秒") from a volume ("40GB").
+var volumeRe = regexp.MustCompile(`(?i)(\d+(?:\.\d+)?)\s*([KMGT]B)(ps|/s|/秒|每秒|it)?`)
+
+// capVolume returns the first volume named in a throttle text such as "40GB后降速" or
+// "降速至1Mbps(超40GB后)", in KB. A speed is never a volume: it is skipped, and a text
+// that names only a speed has no cap.
+func capVolume(s string) (int64, bool) {
+	for _, m := range volumeRe.FindAllStringSubmatch(s, -1) {
+		if m[3] != "" {
+			continue // a speed
+		}
+		return parseKB(m[1] + m[2])
+	}
+	return 0, false
+}
 
 // ---- conversion -----------------------------------------------------------------------
 
@@ -570,7 +585,7 @@ func flowItemOf(it flowEntry) (flowItem, bool) {
 			fl.compatTot = fl.compatUse + fl.compatBalance
 		}
 	case strings.Contains(left, "已用") && strings.Contains(right, "降速"):
-		capKB, okC := parseKB(capRe.FindString(right))
+		capKB, okC := capVolume(right)
 		fl.used, fl.hasUsed = parseKB(string(it.LeftTitleHh))
 		if okC {
 			fl.speedCap, fl.total, fl.hasTot = true, capKB, true

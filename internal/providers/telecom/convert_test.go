@@ -438,3 +438,43 @@ func BenchmarkParseConvert(b *testing.B) {
 		}
 	}
 }
+
+// Throttle texts name a cap volume and often a speed, in either order; a speed is never a
+// volume (before, "降速至1Mbps(超40GB后)" read as a 1 MB cap and turned throttled on).
+func TestThrottleCapIgnoresSpeeds(t *testing.T) {
+	for _, tt := range []struct {
+		right   string
+		used    string
+		capKB   int64 // 0: no cap read
+		limited bool  // used >= cap
+	}{
+		{"40GB后降速", "10.00GB", 40 << 20, false},
+		{"降速至1Mbps(超40GB后)", "10.00GB", 40 << 20, false},
+		{"降速至1Mbps(超40GB后)", "41.20GB", 40 << 20, true},
+		{"超出40GB后降速至1Mbps", "12.5GB", 40 << 20, false},
+		{"降速至 128 Kbps，达到 100GB 后", "3.00GB", 100 << 20, false},
+		{"达量降速:3Mb/s(上限60GB)", "60.00GB", 60 << 20, true},
+		{"降速1MB/s(超20.5GB)", "1.00GB", 20<<20 + 512<<10, false},
+		{"2Mbit/s降速，30GB", "1.00GB", 30 << 20, false},
+		{"降速至1Mbps", "10.00GB", 0, false},           // a speed only: no cap
+		{"降速至1M每秒(超 5GB)", "6.00GB", 5 << 20, true}, // "1M" has no byte unit
+	} {
+		fl, ok := flowItemOf(flowEntry{Title: "国内通用流量(达量降速)", LeftTitle: "已用", LeftTitleHh: str(tt.used), RightTitle: str(tt.right)})
+		if !ok {
+			t.Errorf("%q: item dropped", tt.right)
+			continue
+		}
+		if tt.capKB == 0 {
+			if fl.speedCap || fl.hasTot {
+				t.Errorf("%q: cap %d KB read from a speed", tt.right, fl.total)
+			}
+			continue
+		}
+		if !fl.speedCap || fl.total != tt.capKB {
+			t.Errorf("%q: cap %d KB (speedCap %v), want %d", tt.right, fl.total, fl.speedCap, tt.capKB)
+		}
+		if got := fl.used >= fl.total; got != tt.limited {
+			t.Errorf("%q: throttled %v, want %v", tt.right, got, tt.limited)
+		}
+	}
+}
