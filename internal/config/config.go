@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/accountbridge/accountbridge/internal/shard"
 	"gopkg.in/yaml.v3"
 )
 
@@ -35,6 +36,10 @@ const (
 	DefaultStorePath       = "./data/accountbridge.db"
 )
 
+// MaxShards bounds shard.count: far more instances than anyone runs, small enough that a
+// typo (an ordinal where the count belongs) is caught.
+const MaxShards = 1024
+
 // Config is a loaded config file, validated, with defaults applied.
 type Config struct {
 	File     string    `yaml:"-"`        // path it was loaded from
@@ -45,6 +50,9 @@ type Config struct {
 	Defaults Defaults  `yaml:"defaults"`
 	Accounts []Account `yaml:"accounts"`
 	Alerts   Alerts    `yaml:"alerts"`
+	// Shard is this instance's share of the accounts when several instances share one
+	// broker and base topic (docs/scaling.md); default 0 of 1: every account.
+	Shard shard.Shard `yaml:"shard"`
 	// Sections are the top-level blocks owned by provider kinds (LoadOptions.Sections, e.g.
 	// the SMS router's `sms:`), by kind; each is decoded by its owner.
 	Sections map[string]Section `yaml:"-"`
@@ -290,6 +298,8 @@ func (c *Config) applyDefaults(set map[string]int) {
 	c.Log.Format = strings.ToLower(c.Log.Format)
 	orDefault(&c.Log.Format, "auto")
 
+	setDefault(set, "shard.count", &c.Shard.Count, 1)
+
 	df := &c.Defaults
 	setDefault(set, "defaults.timeout", &df.Timeout, Duration(60*time.Second))
 	setDefault(set, "defaults.backoff_max", &df.BackoffMax, Duration(6*time.Hour))
@@ -339,6 +349,13 @@ func (c *Config) validate(d *decoder, providers []string) {
 		"expected one of debug, info, warn, error, got %q", c.Log.Level)
 	check("log.format", slices.Contains([]string{"auto", "text", "json"}, c.Log.Format),
 		"expected one of auto, text, json, got %q", c.Log.Format)
+
+	check("shard.count", c.Shard.Count >= 1 && c.Shard.Count <= MaxShards,
+		"must be between 1 and %d, got %d", MaxShards, c.Shard.Count)
+	if !d.failed["shard.count"] {
+		check("shard.index", c.Shard.Index >= 0 && c.Shard.Index < c.Shard.Count,
+			"must be between 0 and shard.count - 1 (%d), got %d", c.Shard.Count-1, c.Shard.Index)
+	}
 
 	df := &c.Defaults
 	check("defaults.timeout", df.Timeout > 0, "must be greater than 0, got %s", df.Timeout)

@@ -671,3 +671,49 @@ func TestAppOptionShapes(t *testing.T) {
 		t.Errorf("single recipient: %v %+v", err, cfg.Alerts.Email)
 	}
 }
+
+func TestShard(t *testing.T) {
+	env := envOf(map[string]string{"POD_INDEX": "2", "SHARDS": "3", "BAD": "two"})
+	for _, tc := range []struct {
+		name, yaml   string
+		index, count int
+		err          string // every error, joined by "\n"
+	}{
+		{name: "default: one instance", yaml: "", index: 0, count: 1},
+		{name: "explicit", yaml: "shard: {index: 1, count: 4}\n", index: 1, count: 4},
+		{name: "count alone", yaml: "shard:\n  count: 2\n", index: 0, count: 2},
+		{name: "index from the environment (a StatefulSet ordinal)",
+			yaml: "shard:\n  index: ${POD_INDEX}\n  count: ${SHARDS}\n", index: 2, count: 3},
+		{name: "empty env means the default", yaml: "shard:\n  index: ${UNSET:-}\n  count: ${UNSET:-}\n", index: 0, count: 1},
+		{name: "index out of range", yaml: "shard:\n  index: 3\n  count: 3\n",
+			err: "config.yaml:2: shard.index: must be between 0 and shard.count - 1 (2), got 3"},
+		{name: "index without count", yaml: "shard:\n  index: 1\n",
+			err: "config.yaml:2: shard.index: must be between 0 and shard.count - 1 (0), got 1"},
+		{name: "negative index", yaml: "shard:\n  count: 2\n  index: -1\n",
+			err: "config.yaml:3: shard.index: must be between 0 and shard.count - 1 (1), got -1"},
+		{name: "zero count", yaml: "shard:\n  count: 0\n",
+			err: "config.yaml:2: shard.count: must be between 1 and 1024, got 0"},
+		{name: "index from a bad env value", yaml: "shard:\n  index: ${BAD}\n  count: 2\n",
+			err: `config.yaml:2: shard.index: expected an integer, got "two"`},
+		{name: "unset env without default", yaml: "shard:\n  index: ${NOPE}\n  count: 2\n",
+			err: "config.yaml:2: shard.index: environment variable NOPE is not set"},
+		{name: "unknown key", yaml: "shard:\n  ordinal: 1\n",
+			err: `config.yaml:2: shard.ordinal: unknown key`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := Parse("config.yaml", []byte(tc.yaml), LoadOptions{LookupEnv: env})
+			if tc.err != "" {
+				if err == nil || !strings.HasPrefix(err.Error(), tc.err) {
+					t.Fatalf("error = %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Shard.Index != tc.index || cfg.Shard.Count != tc.count {
+				t.Errorf("shard = %+v, want index %d count %d", cfg.Shard, tc.index, tc.count)
+			}
+		})
+	}
+}
