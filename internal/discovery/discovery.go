@@ -7,13 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/accountbridge/accountbridge/internal/providers"
 )
 
-// BridgeDeviceID is the id of the daemon's own diagnostics device. Its topics live under
-// <base>/bridge, next to the bridge-wide availability topic.
+// BridgeDeviceID is the id of the daemon's own diagnostics device when it runs alone (see
+// Options.BridgeID for shards). Its topics live under <base>/bridge, next to the
+// daemon-wide availability topic.
 const BridgeDeviceID = "bridge"
 
 // Options are the topic layout and identity shared by every device.
@@ -22,6 +24,18 @@ type Options struct {
 	DiscoveryPrefix string // homeassistant
 	QoS             byte
 	Origin          Origin
+	// BridgeID is this instance's diagnostics device (shard.Shard.BridgeID): its
+	// availability is the last will every device of the instance depends on, and the
+	// instance's devices are linked to it. "" is BridgeDeviceID.
+	BridgeID string
+}
+
+// Bridge is the id of this instance's diagnostics device.
+func (o Options) Bridge() string {
+	if o.BridgeID == "" {
+		return BridgeDeviceID
+	}
+	return o.BridgeID
 }
 
 // Origin identifies the publishing application to HA.
@@ -50,7 +64,7 @@ func (o Options) CommandTopic(deviceID, key string) string {
 }
 
 // BridgeAvailabilityTopic carries online/offline for the whole daemon (the last will).
-func (o Options) BridgeAvailabilityTopic() string { return o.AvailabilityTopic(BridgeDeviceID) }
+func (o Options) BridgeAvailabilityTopic() string { return o.AvailabilityTopic(o.Bridge()) }
 
 // Identifier is the HA device identifier of a device. HA ids are namespaced with
 // "accountbridge_" so they cannot collide with other MQTT integrations.
@@ -60,10 +74,12 @@ func Identifier(deviceID string) string { return "accountbridge_" + deviceID }
 func UniqueID(deviceID, key string) string { return Identifier(deviceID) + "_" + key }
 
 // DefaultEntityID is the entity id HA suggests when it first registers the entity, e.g.
-// sensor.telecom_main_balance; the bridge's own entities read sensor.accountbridge_….
+// sensor.telecom_main_balance; the bridge's own entities read sensor.accountbridge_…, a
+// shard's sensor.accountbridge_<index>_…. (No provider is named "bridge", so no account
+// device id starts with "bridge_".)
 func DefaultEntityID(c providers.Component, deviceID, key string) string {
-	if deviceID == BridgeDeviceID {
-		deviceID = "accountbridge"
+	if rest, ok := strings.CutPrefix(deviceID, BridgeDeviceID); ok && (rest == "" || rest[0] == '_') {
+		deviceID = "account" + deviceID
 	}
 	return string(c) + "." + deviceID + "_" + key
 }
@@ -146,8 +162,8 @@ func Build(o Options, dev providers.Device, removed map[string]providers.Compone
 		QoS:          o.QoS,
 		Components:   make(map[string]component, len(dev.Entities)+len(removed)),
 	}
-	if dev.ID != BridgeDeviceID {
-		p.Device.ViaDevice = Identifier(BridgeDeviceID)
+	if dev.ID != o.Bridge() {
+		p.Device.ViaDevice = Identifier(o.Bridge())
 		if dev.ViaDevice != "" {
 			p.Device.ViaDevice = Identifier(dev.ViaDevice)
 		}

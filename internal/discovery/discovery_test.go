@@ -12,6 +12,7 @@ import (
 
 	"github.com/accountbridge/accountbridge/internal/providers"
 	"github.com/accountbridge/accountbridge/internal/providers/bridge"
+	"github.com/accountbridge/accountbridge/internal/shard"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -232,5 +233,66 @@ func TestViaDevice(t *testing.T) {
 func TestBuildRejectsBadDeviceID(t *testing.T) {
 	if _, err := Build(testOptions, providers.Device{ID: "Telecom-Main"}, nil); err == nil {
 		t.Error("expected an error for an invalid device id")
+	}
+}
+
+// A shard's devices depend on its own diagnostics device and last will, and keep the
+// device ids and unique ids they have with any other number of shards.
+func TestShardBridge(t *testing.T) {
+	sh := shard.Shard{Index: 2, Count: 3}
+	o := testOptions
+	o.BridgeID = sh.BridgeID()
+	if got := o.BridgeAvailabilityTopic(); got != "accountbridge/bridge_2/availability" {
+		t.Errorf("bridge availability = %q", got)
+	}
+	type parsed struct {
+		Availability []struct{ Topic string } `json:"availability"`
+		Device       struct {
+			IDs  []string `json:"identifiers"`
+			Name string   `json:"name"`
+			Via  string   `json:"via_device"`
+		} `json:"device"`
+		Cmps map[string]map[string]any `json:"cmps"`
+	}
+	build := func(dev providers.Device) (string, parsed) {
+		t.Helper()
+		res, err := Build(o, dev, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p parsed
+		if err := json.Unmarshal(res.Payload, &p); err != nil {
+			t.Fatal(err)
+		}
+		return res.Topic, p
+	}
+
+	topic, p := build(bridge.Device(bridge.Stats{Version: "1", Shard: sh}))
+	if topic != "homeassistant/device/bridge_2/config" || p.Device.IDs[0] != "accountbridge_bridge_2" ||
+		p.Device.Name != "accountbridge 2/3" || p.Device.Via != "" {
+		t.Errorf("bridge device: topic %q, device %+v", topic, p.Device)
+	}
+	if len(p.Availability) != 1 || p.Availability[0].Topic != "accountbridge/bridge_2/availability" {
+		t.Errorf("bridge availability = %+v", p.Availability)
+	}
+	if c := p.Cmps["version"]; c["unique_id"] != "accountbridge_bridge_2_version" ||
+		c["default_entity_id"] != "sensor.accountbridge_2_version" || c["state_topic"] != "accountbridge/bridge_2/state" {
+		t.Errorf("bridge version entity = %v", c)
+	}
+
+	dev := providers.Device{ID: "telecom_main", Name: "Phone", Entities: []providers.Entity{
+		{Key: "balance", Name: "Balance", Component: providers.Sensor, DeviceClass: "monetary", StateClass: "total", Unit: "CNY"}}}
+	topic, p = build(dev)
+	if topic != "homeassistant/device/telecom_main/config" || p.Device.IDs[0] != "accountbridge_telecom_main" ||
+		p.Device.Via != "accountbridge_bridge_2" {
+		t.Errorf("account device: topic %q, device %+v", topic, p.Device)
+	}
+	if len(p.Availability) != 2 || p.Availability[0].Topic != "accountbridge/bridge_2/availability" ||
+		p.Availability[1].Topic != "accountbridge/telecom_main/availability" {
+		t.Errorf("account availability = %+v", p.Availability)
+	}
+	if c := p.Cmps["balance"]; c["unique_id"] != "accountbridge_telecom_main_balance" ||
+		c["default_entity_id"] != "sensor.telecom_main_balance" {
+		t.Errorf("account entity = %v", c)
 	}
 }

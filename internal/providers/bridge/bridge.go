@@ -8,12 +8,14 @@ import (
 	"time"
 
 	"github.com/accountbridge/accountbridge/internal/providers"
+	"github.com/accountbridge/accountbridge/internal/shard"
 )
 
 // Kind is the provider kind and also the account id of the bridge's single job.
 const Kind = "bridge"
 
-// DeviceID is the bridge device's id (its topics are <base>/bridge/…).
+// DeviceID is the bridge device's id when the daemon runs alone (its topics are
+// <base>/bridge/…); a shard's is "bridge_<index>" (shard.Shard.BridgeID).
 const DeviceID = "bridge"
 
 // Stats is what the daemon knows about itself.
@@ -26,6 +28,7 @@ type Stats struct {
 	AccountsQuarantined int
 	LastCycle           time.Duration // duration of the last completed poll cycle; 0 = none yet
 	MQTTReconnects      int
+	Shard               shard.Shard // which instance this is; the zero value is the only one
 }
 
 // Provider reports Stats as a device.
@@ -78,9 +81,13 @@ func Device(s Stats) providers.Device {
 	if s.LastCycle > 0 {
 		values["last_cycle_duration"] = s.LastCycle.Seconds()
 	}
+	name := "accountbridge"
+	if !s.Shard.Single() {
+		name += " " + s.Shard.String()
+	}
 	return providers.Device{
-		ID:           DeviceID,
-		Name:         "accountbridge",
+		ID:           s.Shard.BridgeID(),
+		Name:         name,
 		Manufacturer: "accountbridge",
 		Model:        "Bridge",
 		SWVersion:    s.Version,
