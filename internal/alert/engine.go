@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/accountbridge/accountbridge/internal/config"
@@ -53,6 +54,9 @@ type Alert struct {
 	Value      any       `json:"value,omitempty"`
 	Unit       string    `json:"unit,omitempty"`
 	Message    string    `json:"message"`
+	// Seq is the alert's place in the outbox (0: not queued); Dispatch releases every
+	// entry up to it.
+	Seq int64 `json:"-"`
 }
 
 // EventType is the HA event type of the alert.
@@ -67,11 +71,17 @@ func (a Alert) EventType() string {
 	}
 }
 
-// Store is the part of the store the engine uses.
+// Store is the part of the store the engine uses: alert states and the outbox.
 type Store interface {
 	AlertStates(ctx context.Context) ([]store.AlertState, error)
 	SaveAlertState(ctx context.Context, st store.AlertState) error
 	DeleteAlertState(ctx context.Context, rule, subject string) error
+	CommitAlert(ctx context.Context, st store.AlertState, del bool, outputs []string, alertID string, payload []byte) (int64, error)
+	NextOutbox(ctx context.Context, output string, upTo int64) (store.OutboxEntry, bool, error)
+	DeleteOutbox(ctx context.Context, id int64) error
+	ExpireOutbox(ctx context.Context, id int64) error
+	DeleteOutboxExcept(ctx context.Context, keep []string) (int64, error)
+	OutboxStats(ctx context.Context) (pending int, lastID, expired int64, err error)
 }
 
 // Options are the engine's dependencies.
@@ -80,9 +90,15 @@ type Options struct {
 	Now       func() time.Time
 	Logger    *slog.Logger
 	Notifiers []Notifier
-	// RetryDelay is the first pause before a failed notification is tried again (doubling
-	// up to 5 tries); default 5s.
+	// RetryDelay is the first pause before a failed notification is tried again; it
+	// doubles up to RetryMax (default 5s and 5m). A notifier that is not Ready (MQTT while
+	// disconnected) is not tried at all: it is polled every ReadyPoll (default 250ms).
 	RetryDelay time.Duration
+	RetryMax   time.Duration
+	ReadyPoll  time.Duration
+	// Expiry is how long an alert may wait for an output before it is dropped unsent,
+	// logged and counted (Expired); default config.DefaultAlertExpiry.
+	Expiry time.Duration
 }
 
 // rule is one compiled rule.
@@ -123,7 +139,9 @@ type Engine struct {
 	mu       sync.Mutex
 	states   map[string]*subject // key: rule name + "\x00" + subject
 	lastOK   map[string]time.Time
-	queues   []chan Alert
+	kicks    []chan struct{} // one per notifier: the outbox has new entries
+	released atomic.Int64    // outbox entries up to this id may be delivered
+	expired  atomic.Int64    // alerts dropped unsent, since the store was created
 	workers  sync.WaitGroup
 	stopping chan struct{}
 }
@@ -138,6 +156,18 @@ func New(cfg config.Alerts, opts Options) *Engine {
 	}
 	if opts.RetryDelay == 0 {
 		opts.RetryDelay = 5 * time.Second
+	}
+	if opts.RetryMax == 0 {
+		opts.RetryMax = 5 * time.Minute
+	}
+	if opts.ReadyPoll == 0 {
+		opts.ReadyPoll = 250 * time.Millisecond
+	}
+	if opts.Expiry == 0 {
+		opts.Expiry = cfg.ExpireAfter.D()
+	}
+	if opts.Expiry <= 0 {
+		opts.Expiry = config.DefaultAlertExpiry
 	}
 	e := &Engine{opts: opts, lang: cfg.Language, builtins: map[string]*rule{}, haOut: cfg.HomeAssistantEnabled(),
 		states: map[string]*subject{}, lastOK: map[string]time.Time{}, stopping: make(chan struct{})}
@@ -156,11 +186,27 @@ func New(cfg config.Alerts, opts Options) *Engine {
 
 func stateKey(rule, subj string) string { return rule + "\x00" + subj }
 
-// Load reads the persisted states; call it once before the first Observe.
+// Load reads the persisted states and the outbox; call it once before the first Observe.
+// What a former run queued and did not deliver is released at once; entries of outputs
+// no longer configured are deleted.
 func (e *Engine) Load(ctx context.Context) error {
 	recs, err := e.opts.Store.AlertStates(ctx)
 	if err != nil {
 		return fmt.Errorf("alert: load states: %w", err)
+	}
+	if n, err := e.opts.Store.DeleteOutboxExcept(ctx, e.outputs()); err != nil {
+		return fmt.Errorf("alert: %w", err)
+	} else if n > 0 {
+		e.opts.Logger.Info("undelivered alerts of outputs no longer configured deleted", "count", n)
+	}
+	pending, last, expired, err := e.opts.Store.OutboxStats(ctx)
+	if err != nil {
+		return fmt.Errorf("alert: %w", err)
+	}
+	e.released.Store(last)
+	e.expired.Store(expired)
+	if pending > 0 {
+		e.opts.Logger.Info("alerts from before the restart still to deliver", "count", pending)
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -287,7 +333,7 @@ func (e *Engine) step(ctx context.Context, r *rule, dev providers.Device, ent pr
 		s.Value = value
 		a := e.alert(r, s, subj, Resolved, false, now)
 		delete(e.states, key)
-		e.forget(ctx, r.name, subj)
+		e.commit(ctx, r.name, subj, s, true, &a)
 		return []Alert{a}
 	}
 	if s == nil {
@@ -300,17 +346,20 @@ func (e *Engine) step(ctx context.Context, r *rule, dev providers.Device, ent pr
 
 // advance fires a pending state whose grace ran out and reminds a firing one. Callers hold e.mu.
 func (e *Engine) advance(ctx context.Context, r *rule, s *subject, subj string, now time.Time) []Alert {
-	var out []Alert
+	var a Alert
 	switch {
 	case s.State == "pending" && now.Sub(s.Since) >= r.grace:
 		s.State, s.LastNotified = "firing", now
-		out = append(out, e.alert(r, s, subj, Firing, false, now))
+		a = e.alert(r, s, subj, Firing, false, now)
 	case s.State == "firing" && r.repeat > 0 && now.Sub(s.LastNotified) >= r.repeat:
 		s.LastNotified = now
-		out = append(out, e.alert(r, s, subj, Firing, true, now))
+		a = e.alert(r, s, subj, Firing, true, now)
+	default:
+		e.save(ctx, r.name, subj, s)
+		return nil
 	}
-	e.save(ctx, r.name, subj, s)
-	return out
+	e.commit(ctx, r.name, subj, s, false, &a)
+	return []Alert{a}
 }
 
 // Tick fires the pending alerts whose grace period ran out and sends due reminders,
@@ -350,10 +399,25 @@ func (e *Engine) ruleByName(name string) *rule {
 	return nil
 }
 
-func (e *Engine) save(ctx context.Context, rule, subj string, s *subject) {
+func (e *Engine) record(rule, subj string, s *subject) store.AlertState {
 	data, _ := json.Marshal(s)
-	err := e.opts.Store.SaveAlertState(ctx, store.AlertState{Rule: rule, Subject: subj, State: s.State,
-		Since: s.Since, Updated: e.opts.Now(), Data: data})
+	return store.AlertState{Rule: rule, Subject: subj, State: s.State, Since: s.Since, Updated: e.opts.Now(), Data: data}
+}
+
+// commit stores the state change that raised a and queues a for every output, together
+// (del: the state is forgotten). a.Seq tells Dispatch what to release.
+func (e *Engine) commit(ctx context.Context, rule, subj string, s *subject, del bool, a *Alert) {
+	payload, err := json.Marshal(a)
+	if err == nil {
+		a.Seq, err = e.opts.Store.CommitAlert(ctx, e.record(rule, subj, s), del, e.outputs(), a.ID, payload)
+	}
+	if err != nil {
+		e.opts.Logger.Error("alert not stored; it is not delivered and a restart may repeat it", "rule", rule, "subject", subj, "err", err)
+	}
+}
+
+func (e *Engine) save(ctx context.Context, rule, subj string, s *subject) {
+	err := e.opts.Store.SaveAlertState(ctx, e.record(rule, subj, s))
 	if err != nil {
 		e.opts.Logger.Error("alert state not saved; a restart may repeat or lose this alert", "rule", rule, "subject", subj, "err", err)
 	}

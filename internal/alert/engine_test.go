@@ -1,10 +1,12 @@
 package alert
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"github.com/accountbridge/accountbridge/internal/alert/alerttest"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -317,8 +319,15 @@ func TestEmailAndWebhookNotifiers(t *testing.T) {
 `)
 	done := &recorder{got: make(chan Alert, 4)}
 	c := &clock{now: t0}
+	var debug bytes.Buffer
+	hookN, err := NewWebhook(*cfg.Webhook, slog.New(slog.NewTextHandler(&debug, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		func(s string) string { return strings.ReplaceAll(s, "s3cret", "***") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	hookN.FirstRetry = time.Millisecond
 	e := New(cfg, Options{Store: openStore(t, filepath.Join(t.TempDir(), "s.db")), Now: c.Now, RetryDelay: time.Millisecond,
-		Notifiers: []Notifier{NewEmail(*cfg.Email), NewWebhook(*cfg.Webhook), done}})
+		Notifiers: []Notifier{NewEmail(*cfg.Email), hookN, done}})
 	e.Start()
 	e.Dispatch(e.Observe(context.Background(), box(false)))
 	<-done.got
@@ -340,6 +349,10 @@ func TestEmailAndWebhookNotifiers(t *testing.T) {
 	if calls != 2 || len(hookBodies) != 1 || hookBodies[0].ID != "offline:onecloud_home_ocp1.online" ||
 		hookBodies[0].State != Firing || hookBodies[0].Device != "onecloud_home_ocp1" || hookBodies[0].Message == "" {
 		t.Errorf("webhook calls %d, bodies %+v", calls, hookBodies)
+	}
+	// The webhook goes through httpx: its debug log shows both requests, without the token.
+	if log := debug.String(); strings.Count(log, "/alert") != 2 || strings.Contains(log, "s3cret") {
+		t.Errorf("webhook debug log:\n%s", log)
 	}
 }
 

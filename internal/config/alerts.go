@@ -20,7 +20,13 @@ type Alerts struct {
 	HomeAssistant *bool    `yaml:"homeassistant"`
 	Email         *Email   `yaml:"email"`
 	Webhook       *Webhook `yaml:"webhook"`
+	// ExpireAfter is how long an alert waits in the outbox for an output that cannot take
+	// it (broker or receiver down) before it is dropped unsent; default 7 days.
+	ExpireAfter Duration `yaml:"expire_after"`
 }
+
+// DefaultAlertExpiry is the default of alerts.expire_after.
+const DefaultAlertExpiry = 7 * 24 * time.Hour
 
 // BuiltinRule tunes a rule that applies by itself to every matching entity.
 type BuiltinRule struct {
@@ -57,9 +63,10 @@ type Email struct {
 
 // Webhook POSTs every alert as JSON.
 type Webhook struct {
-	URL     string   `yaml:"url" secret:"true"` // may carry a token
-	Timeout Duration `yaml:"timeout"`           // per attempt, default 10s
-	Retries int      `yaml:"retries"`           // further attempts after a failure, default 3
+	URL     string   `yaml:"url" secret:"true"`   // may carry a token
+	Timeout Duration `yaml:"timeout"`             // per attempt, default 10s
+	Retries int      `yaml:"retries"`             // further attempts after a failure, default 3
+	Proxy   string   `yaml:"proxy" secret:"true"` // http, https or socks5 URL; default: HTTP(S)_PROXY
 }
 
 // MQTTEnabled and HomeAssistantEnabled report the two default-on outputs.
@@ -88,6 +95,7 @@ func (c *Config) applyAlertDefaults(set map[string]int) {
 	orDefault(&a.Language, c.Language) // alerts speak the config's language unless told otherwise
 	setDefault(set, "alerts.offline.for", &a.Offline.For, Duration(10*time.Minute))
 	setDefault(set, "alerts.problem.for", &a.Problem.For, Duration(10*time.Minute))
+	setDefault(set, "alerts.expire_after", &a.ExpireAfter, Duration(DefaultAlertExpiry))
 	for i := range a.Rules {
 		r := &a.Rules[i]
 		if r.Name == "" && entityRef.MatchString(r.Entity) {
@@ -134,6 +142,7 @@ func (c *Config) validateAlerts(check func(path string, ok bool, format string, 
 		check(r.path+".for", r.rule.For >= 0, "must not be negative, got %s", r.rule.For)
 		check(r.path+".repeat", r.rule.Repeat >= 0, "must not be negative, got %s", r.rule.Repeat)
 	}
+	check("alerts.expire_after", a.ExpireAfter > 0, "must be greater than 0, got %s", a.ExpireAfter)
 	names := map[string]int{}
 	for i, r := range a.Rules {
 		p := fmt.Sprintf("alerts.rules[%d]", i)
@@ -172,5 +181,9 @@ func (c *Config) validateAlerts(check func(path string, ok bool, format string, 
 		_ = pw
 		check("alerts.webhook.timeout", w.Timeout > 0, "must be greater than 0, got %s", w.Timeout)
 		check("alerts.webhook.retries", w.Retries >= 0 && w.Retries <= 10, "must be between 0 and 10, got %d", w.Retries)
+		if w.Proxy != "" {
+			msg, _ := checkURL(w.Proxy, proxySchemes, "socks5://host:1080")
+			check("alerts.webhook.proxy", msg == "", "%s", msg)
+		}
 	}
 }

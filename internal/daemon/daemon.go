@@ -478,7 +478,7 @@ func (d *Daemon) bridgeStats() bridge.Stats {
 	return bridge.Stats{Version: Version, Started: d.started, AccountsTotal: len(d.accounts),
 		LastCycle: d.cycle.last, MQTTReconnects: d.mqtt.Reconnects(),
 		AccountsOK: d.byState[poller.StateOK], AccountsQuarantined: d.byState[poller.StateQuarantined],
-		AccountsFailing: d.byState[poller.StateFailing]}
+		AccountsFailing: d.byState[poller.StateFailing], AlertsExpired: d.alerts.Expired()}
 }
 
 // publishBridge refreshes the bridge device between its own scheduled polls, so account
@@ -512,14 +512,21 @@ func (d *Daemon) bridgeLoop(ctx context.Context) {
 func (d *Daemon) setupAlerts(ctx context.Context) error {
 	cfg := d.cfg.Alerts
 	var notifiers []alert.Notifier
-	if cfg.MQTTEnabled() || cfg.HomeAssistantEnabled() {
-		notifiers = append(notifiers, &mqttNotifier{d: d, alerts: cfg.MQTTEnabled(), events: cfg.HomeAssistantEnabled()})
+	if cfg.MQTTEnabled() {
+		notifiers = append(notifiers, &mqttNotifier{d: d})
+	}
+	if cfg.HomeAssistantEnabled() {
+		notifiers = append(notifiers, &mqttNotifier{d: d, events: true})
 	}
 	if cfg.Email != nil {
 		notifiers = append(notifiers, alert.NewEmail(*cfg.Email))
 	}
 	if cfg.Webhook != nil {
-		notifiers = append(notifiers, alert.NewWebhook(*cfg.Webhook))
+		hook, err := alert.NewWebhook(*cfg.Webhook, d.log.With("component", "webhook"), d.red.Redact)
+		if err != nil {
+			return err
+		}
+		notifiers = append(notifiers, hook)
 	}
 	d.alerts = alert.New(cfg, alert.Options{Store: d.store, Now: d.clock.Now, Logger: d.log.With("component", "alert"), Notifiers: notifiers})
 	return d.alerts.Load(ctx)
@@ -565,31 +572,35 @@ func (d *Daemon) ownerOf(device string) string {
 	return d.owners[device]
 }
 
-// mqttNotifier publishes alerts on <base>/alerts (Node-RED) and as events of the device's
-// HA event entity.
+// mqttNotifier publishes alerts on <base>/alerts (Node-RED; output "mqtt") or as events
+// of the device's HA event entity (output "homeassistant"). Each is its own outbox
+// output, so each gets every alert once. It is Ready while the broker connection is up:
+// alerts wait in the outbox meanwhile and go out as soon as it is back.
 type mqttNotifier struct {
-	d              *Daemon
-	alerts, events bool
+	d      *Daemon
+	events bool
 }
 
-func (n *mqttNotifier) Name() string { return "mqtt" }
+func (n *mqttNotifier) Name() string {
+	if n.events {
+		return "homeassistant"
+	}
+	return "mqtt"
+}
+
+func (n *mqttNotifier) Ready() bool { return n.d.mqtt.Connected() }
 
 func (n *mqttNotifier) Notify(_ context.Context, a alert.Alert) error {
-	if n.alerts {
-		b, err := json.Marshal(a)
-		if err != nil {
-			return err
-		}
-		if err := n.d.mqtt.Publish(n.d.topics.BaseTopic+"/alerts", b, false); err != nil {
-			return err
-		}
-	}
 	if n.events {
-		n.d.PublishEvent(providers.DeviceEvent{Device: a.Device, Type: a.EventType(), Attributes: map[string]any{
+		return n.d.publishEvent(providers.DeviceEvent{Device: a.Device, Type: a.EventType(), Attributes: map[string]any{
 			"id": a.ID, "rule": a.Rule, "state": a.State, "entity": a.Entity, "message": a.Message, "since": a.Since,
 			"reminder": a.Reminder}})
 	}
-	return nil
+	b, err := json.Marshal(a)
+	if err != nil {
+		return err
+	}
+	return n.d.mqtt.Publish(n.d.topics.BaseTopic+"/alerts", b, false)
 }
 
 // onCommand routes <base>/<device>/<key>/set to the provider that owns the device.
@@ -627,6 +638,12 @@ func (d *Daemon) onCommand(topic string, payload []byte) {
 // PublishEvent sends ev to its device's HA event entity: {"event_type": …, attributes…},
 // never retained (HA discards replayed events anyway).
 func (d *Daemon) PublishEvent(ev providers.DeviceEvent) {
+	if err := d.publishEvent(ev); err != nil {
+		d.log.Warn("event not published", "device", ev.Device, "type", ev.Type, "err", err)
+	}
+}
+
+func (d *Daemon) publishEvent(ev providers.DeviceEvent) error {
 	body := make(map[string]any, len(ev.Attributes)+1)
 	for k, v := range ev.Attributes {
 		body[k] = v
@@ -634,12 +651,9 @@ func (d *Daemon) PublishEvent(ev providers.DeviceEvent) {
 	body["event_type"] = ev.Type
 	b, err := json.Marshal(body)
 	if err != nil {
-		d.log.Error("event not encoded", "device", ev.Device, "type", ev.Type, "err", err)
-		return
+		return fmt.Errorf("event not encoded: %w", err)
 	}
-	if err := d.mqtt.Publish(d.topics.EventTopic(ev.Device), []byte(d.red.Redact(string(b))), false); err != nil {
-		d.log.Warn("event not published", "device", ev.Device, "type", ev.Type, "err", err)
-	}
+	return d.mqtt.Publish(d.topics.EventTopic(ev.Device), []byte(d.red.Redact(string(b))), false)
 }
 
 // Info is the retained diagnostics document on <base>/bridge/info.

@@ -378,3 +378,40 @@ func TestFailedPollPatchesLastError(t *testing.T) {
 	}
 	stop()
 }
+
+// An alert raised while the broker is unreachable waits in the outbox and arrives once,
+// on <base>/alerts and as an HA event, when the broker is back.
+func TestAlertRaisedDuringBrokerOutageArrivesOnce(t *testing.T) {
+	e := newEnv(t)
+	id := "o" + strings.TrimPrefix(e.base, "ab_")
+	dev := "testfake_" + id
+	b := behaviourOf(id)
+	b.polled = make(chan struct{}, 1)
+	cfg := e.Config(fmt.Sprintf("  - id: %s\n    provider: testfake\n    balance: 5\n", id),
+		fmt.Sprintf("alerts:\n  rules:\n    - entity: %s.balance\n      below: 10\n", dev))
+	alerts, events := e.base+"/alerts", e.base+"/"+dev+"/event"
+
+	w := e.watch()
+	e.b.Down()
+	stop := e.start(cfg)
+	defer stop()
+	select {
+	case <-b.polled: // polled and alerted while the broker refuses connections
+	case <-time.After(mqtttest.Wait):
+		t.Fatal("not polled")
+	}
+	e.b.Up()
+	counts := map[string]int{}
+	for counts[alerts] == 0 || counts[events] == 0 {
+		m := w.Next(func(m mqtttest.Message) bool { return m.Topic == alerts || m.Topic == events })
+		counts[m.Topic]++
+	}
+	stop()
+	w.Publish(e.base+"/marker", "m", false)
+	for _, m := range w.Until(e.base + "/marker") {
+		counts[m.Topic]++
+	}
+	if counts[alerts] != 1 || counts[events] != 1 {
+		t.Errorf("alerts %d, events %d; want each once", counts[alerts], counts[events])
+	}
+}

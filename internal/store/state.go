@@ -121,6 +121,10 @@ func (s *Store) SaveAlertState(ctx context.Context, st AlertState) error {
 }
 
 func (s *Store) saveAlertState(ctx context.Context, st AlertState) error {
+	return s.saveAlertStateOn(ctx, s.w, st)
+}
+
+func (s *Store) saveAlertStateOn(ctx context.Context, w execer, st AlertState) error {
 	if st.Rule == "" {
 		return errors.New("empty rule")
 	}
@@ -128,7 +132,7 @@ func (s *Store) saveAlertState(ctx context.Context, st AlertState) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.w.ExecContext(ctx,
+	_, err = w.ExecContext(ctx,
 		`INSERT INTO alert_state (rule, subject, state, since, updated, data) VALUES (?, ?, ?, ?, ?, ?)
 		 ON CONFLICT (rule, subject) DO UPDATE SET
 		   state = excluded.state, since = excluded.since,

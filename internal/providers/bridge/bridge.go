@@ -29,6 +29,7 @@ type Stats struct {
 	LastCycle           time.Duration // duration of the last completed poll cycle; 0 = none yet
 	MQTTReconnects      int
 	Shard               shard.Shard // which instance this is; the zero value is the only one
+	AlertsExpired       int64       // alerts dropped from the outbox unsent (alerts.expire_after)
 }
 
 // Provider reports Stats as a device.
@@ -63,6 +64,8 @@ var entities = []providers.Entity{
 		Category: providers.CategoryDiagnostic},
 	{Key: "mqtt_reconnects", Name: "MQTT reconnects", Component: providers.Sensor,
 		StateClass: "total_increasing", Icon: "mdi:lan-pending", Category: providers.CategoryDiagnostic},
+	{Key: "alerts_expired", Name: "Alerts expired", Component: providers.Sensor,
+		StateClass: "total_increasing", Icon: "mdi:bell-cancel", Category: providers.CategoryDiagnostic},
 }
 
 // Device describes the bridge device with the given stats.
@@ -74,6 +77,7 @@ func Device(s Stats) providers.Device {
 		"accounts_failing":     s.AccountsFailing,
 		"accounts_quarantined": s.AccountsQuarantined,
 		"mqtt_reconnects":      s.MQTTReconnects,
+		"alerts_expired":       s.AlertsExpired,
 	}
 	if !s.Started.IsZero() {
 		values["started"] = s.Started
@@ -115,5 +119,6 @@ var Names = map[string]providers.Names{
 		"accounts_quarantined": "已隔离账户",
 		"last_cycle_duration":  "上轮轮询耗时",
 		"mqtt_reconnects":      "MQTT 重连次数",
+		"alerts_expired":       "过期未送达告警",
 	}},
 }
