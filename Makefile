@@ -3,7 +3,7 @@ GO      ?= go
 VERSION ?= $(shell sed -n 's/^const Version = "\(.*\)"/\1/p' internal/version/version.go)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: all build test lint bench clean e2e-nodered
+.PHONY: all build test lint bench clean e2e-nodered image image-test
 
 all: build
 
@@ -51,6 +51,17 @@ bench:
 # The Node-RED example flows against a real Node-RED (from npm) and the bridge demo.
 e2e-nodered:
 	bash scripts/e2e-nodered.sh
+
+# The container image accountbridge:$(VERSION) and :latest with the local Docker engine,
+# pulling nothing: a static binary built here, FROM scratch (scripts/image.sh).
+image:
+	VERSION=$(VERSION) GO=$(GO) bash scripts/image.sh
+
+# Build the image and run it against a real broker ($$MQTT_TEST_BROKER, else 127.0.0.1:1883):
+# healthy, non-root, version, store mode, offline on stop. Installs docker.io and starts its
+# own dockerd when needed (scripts/image-test.sh).
+image-test:
+	GO=$(GO) bash scripts/image-test.sh
 
 clean:
 	rm -rf bin
