@@ -400,7 +400,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, ok1([]any{map[string]any{"area": map[string]any{"name": "云南"},
 			"companyList": map[string]any{
 				"K": []any{map[string]any{"id": 2, "name": "云南中石油昆仑燃气有限公司昆明分公司", "mdmCode": "9AH1"}},
-				"H": []any{map[string]any{"id": 5000000883, "name": "红河中石油昆仑燃气有限公司", "mdmCode": "9AHA"}},
+				"H": []any{map[string]any{"id": int64(5000000883), "name": "红河中石油昆仑燃气有限公司", "mdmCode": "9AHA"}},
 			}}}))
 	}
 }
