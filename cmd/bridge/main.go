@@ -44,6 +44,7 @@ Usage:
   bridge reset [-c config.yaml] ID     lift account ID's quarantine and backoff (takes effect at the next start)
   bridge health [-c config.yaml]       exit 0 when the running daemon is healthy (Docker healthcheck)
   bridge demo [--broker URL] [--data DIR] [--every 10s]  fake upstreams, a broker and the daemon, all on this machine
+  bridge demo --fakes-only [--data DIR] [--accounts N]  only the fake upstreams, and DIR/config.yaml for them
   bridge version                       print the version
 
 Without -c the config is /config/accountbridge.yaml or /data/options.json when one exists
@@ -82,6 +83,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fs.StringVar(&demoOpts.Broker, "broker", "", "MQTT broker URL (default: embedded on 127.0.0.1:1883, or the broker already there)")
 		fs.StringVar(&demoOpts.DataDir, "data", "", "keep the demo's config and store in this directory (default: a temporary one, removed on exit)")
 		fs.DurationVar(&demoOpts.Every, "every", 10*time.Second, "poll interval of the demo accounts")
+		fs.BoolVar(&demoOpts.FakesOnly, "fakes-only", false, "start only the fake upstreams and write DIR/config.yaml for them (no broker, no daemon)")
+		fs.IntVar(&demoOpts.Accounts, "accounts", 0, "accounts per provider (default: one each, three SMS platforms)")
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -98,6 +101,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	case "run", "check", "once", "health", "reset":
 	case "demo":
+		if demoOpts.Accounts < 0 || fs.NArg() > 0 {
+			fmt.Fprint(stderr, usage)
+			return exitConfig
+		}
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		demoOpts.Out, demoOpts.Log = stdout, stderr

@@ -64,6 +64,14 @@ type Options struct {
 	LogLevel string
 	// Ready, when set, is called once everything runs, before the banner is printed.
 	Ready func(Info)
+	// FakesOnly starts only the fake upstreams and writes DataDir/config.yaml for them:
+	// no broker, no daemon (`bridge demo --fakes-only`). Any number of `bridge run` or
+	// `bridge once` processes can then use the fakes. The config names Broker, default
+	// tcp://127.0.0.1:1883.
+	FakesOnly bool
+	// Accounts is how many accounts each provider gets (--accounts N); 0: the usual demo
+	// (one each, three SMS platforms).
+	Accounts int
 }
 
 // Info describes a running demo.
@@ -120,10 +128,19 @@ type Env struct {
 	Every        time.Duration // the poll interval
 	OfflineAfter time.Duration
 	AlertFor     time.Duration
+	accounts     int // Options.Accounts
 
 	mu      sync.Mutex
 	servers []*http.Server
 	wg      sync.WaitGroup
+}
+
+// count is how many accounts a provider runs: Options.Accounts, else its usual def.
+func (e *Env) count(def int) int {
+	if e.accounts > 0 {
+		return e.accounts
+	}
+	return def
 }
 
 // Serve serves h on a free loopback port until the demo ends and returns its base URL.
@@ -214,6 +231,9 @@ func Run(ctx context.Context, o Options) (err error) {
 
 	// The broker.
 	info.BrokerURL = o.Broker
+	if info.BrokerURL == "" && o.FakesOnly {
+		info.BrokerURL = "tcp://" + DefaultBrokerAddr
+	}
 	if info.BrokerURL == "" {
 		b, berr := broker.Start(o.BrokerAddr, nil)
 		switch {
@@ -233,7 +253,7 @@ func Run(ctx context.Context, o Options) (err error) {
 
 	// The fakes.
 	fctx, stopFakes := context.WithCancel(context.Background())
-	env := &Env{ctx: fctx, Schedule: "@every " + o.Every.String(), Every: o.Every, OfflineAfter: o.OfflineAfter, AlertFor: o.AlertFor}
+	env := &Env{ctx: fctx, Schedule: "@every " + o.Every.String(), Every: o.Every, OfflineAfter: o.OfflineAfter, AlertFor: o.AlertFor, accounts: o.Accounts}
 	defer func() {
 		stopFakes()
 		env.close()
@@ -253,12 +273,25 @@ func Run(ctx context.Context, o Options) (err error) {
 	// The config, written where the user can read it, and loaded like any other.
 	info.ConfigPath = filepath.Join(info.DataDir, "config.yaml")
 	text := Config(info.BrokerURL, filepath.Join(info.DataDir, "accountbridge.db"), o.LogLevel, o.AlertFor, accounts.String(), rules.String(), sections.String())
-	if err := os.WriteFile(info.ConfigPath, []byte(text), 0o600); err != nil {
+	// Written whole (temporary file, then rename): other processes wait for it to appear.
+	tmp := info.ConfigPath + ".tmp"
+	if err := os.WriteFile(tmp, []byte(text), 0o600); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, info.ConfigPath); err != nil {
 		return err
 	}
 	cfg, err := config.Load(info.ConfigPath, config.LoadOptions{Providers: providers.Kinds(), Sections: providers.SectionKinds()})
 	if err != nil {
 		return fmt.Errorf("demo config: %w", err)
+	}
+	if o.FakesOnly {
+		if o.Ready != nil {
+			o.Ready(info)
+		}
+		printFakesBanner(o.Out, info, o)
+		<-ctx.Done()
+		return nil
 	}
 	red := logging.NewRedactor()
 	for _, s := range cfg.Secrets {
@@ -355,6 +388,24 @@ func printBanner(w io.Writer, info Info, o Options) {
 	fmt.Fprintf(w, "  the demo devices appear under MQTT. For an HA on another machine, run the demo with\n")
 	fmt.Fprintf(w, "  --broker tcp://<the broker HA uses>:1883 (the embedded broker listens on 127.0.0.1 only).\n")
 	fmt.Fprintf(w, "Ctrl-C stops it.\n")
+}
+
+// printFakesBanner tells what --fakes-only serves; its last line, "ready", is what
+// scripts wait for.
+func printFakesBanner(w io.Writer, info Info, o Options) {
+	store := info.DataDir + " (removed on exit; --data DIR keeps it)"
+	if o.DataDir != "" {
+		store = info.DataDir + " (kept)"
+	}
+	n := 0
+	fmt.Fprintf(w, "accountbridge demo --fakes-only: fake upstreams on 127.0.0.1, no broker, no daemon\n")
+	for _, u := range info.Upstreams {
+		n += len(u.Accounts)
+		fmt.Fprintf(w, "  %-9s %s, %d accounts\n", u.Provider, u.URL, len(u.Accounts))
+	}
+	fmt.Fprintf(w, "  config    %s (%d accounts, broker %s, store in the data directory)\n  data      %s\n", info.ConfigPath, n, info.BrokerURL, store)
+	fmt.Fprintf(w, "Use it:     bridge once -c %s   or   bridge run -c %s\n", info.ConfigPath, info.ConfigPath)
+	fmt.Fprintf(w, "Ctrl-C stops the fakes.\nready\n")
 }
 
 func hostOf(hostport string) string {

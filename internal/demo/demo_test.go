@@ -4,13 +4,21 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
+	"maps"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/accountbridge/accountbridge/internal/config"
+	"github.com/accountbridge/accountbridge/internal/daemon"
+	"github.com/accountbridge/accountbridge/internal/logging"
+	"github.com/accountbridge/accountbridge/internal/providers"
 )
 
 type syncBuffer struct {
@@ -150,5 +158,86 @@ func TestDemo(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), `"msg":"stopped"`) {
 		t.Error("daemon log lacks its clean stop")
+	}
+}
+
+// TestFakesOnly runs `bridge demo --fakes-only --accounts 2`: the fakes alone, and a
+// config for them that polls every account successfully, twice (the second poll reuses
+// the stored sessions); no broker is started.
+func TestFakesOnly(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	dir := t.TempDir()
+	var out syncBuffer
+	ready := make(chan Info, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Options{FakesOnly: true, Accounts: 2, DataDir: dir, Broker: "tcp://127.0.0.1:1",
+			Out: &out, Ready: func(i Info) { ready <- i }})
+	}()
+	var info Info
+	select {
+	case info = <-ready:
+	case err := <-done:
+		t.Fatalf("fakes ended before they were ready: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("fakes not ready after 30s")
+	}
+	if info.Embedded || info.BrokerURL != "tcp://127.0.0.1:1" {
+		t.Errorf("broker = %q (embedded %v), want the given URL and no broker of its own", info.BrokerURL, info.Embedded)
+	}
+	if info.ConfigPath != filepath.Join(dir, "config.yaml") {
+		t.Errorf("config = %s, want it in the data dir %s", info.ConfigPath, dir)
+	}
+	cfg, err := config.Load(info.ConfigPath, config.LoadOptions{Providers: providers.Kinds(), Sections: providers.SectionKinds()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	perKind := map[string]int{}
+	for _, a := range cfg.Accounts {
+		perKind[a.Provider]++
+	}
+	if want := map[string]int{"telecom": 2, "gas": 2, "onecloud": 2, "sms": 2}; !maps.Equal(perKind, want) {
+		t.Errorf("accounts per provider = %v, want %v", perKind, want)
+	}
+	if cfg.MQTT.Broker != "tcp://127.0.0.1:1" {
+		t.Errorf("config broker = %q", cfg.MQTT.Broker)
+	}
+
+	var logs syncBuffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	for round := 1; round <= 2; round++ {
+		snaps, err := daemon.PollOnce(ctx, cfg, log, logging.NewRedactor(), "")
+		if err != nil {
+			t.Fatalf("poll %d: %v", round, err)
+		}
+		if len(snaps) != len(cfg.Accounts) {
+			t.Fatalf("poll %d: %d snapshots, want %d", round, len(snaps), len(cfg.Accounts))
+		}
+		if round == 1 {
+			if n := strings.Count(logs.String(), "logged in"); n != 6 {
+				t.Errorf("first poll: %d logins, want one per telecom, gas and onecloud account (6):\n%s", n, logs.String())
+			}
+			logs = syncBuffer{}
+			log = slog.New(slog.NewTextHandler(&logs, nil))
+		} else if strings.Contains(logs.String(), "logged in") {
+			t.Errorf("second poll logged in again instead of reusing the stored session:\n%s", logs.String())
+		}
+	}
+	if !strings.HasSuffix(out.String(), "ready\n") {
+		t.Errorf("banner does not end with ready:\n%s", out.String())
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("fakes did not stop within 30s")
+	}
+	if _, err := os.Stat(info.ConfigPath); err != nil {
+		t.Errorf("config in the kept data dir: %v", err)
 	}
 }

@@ -3,6 +3,7 @@ package demo
 import (
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -14,24 +15,47 @@ import (
 
 // Each function below is one provider's part of the demo; providersInDemo lists them.
 
-// startTelecom: one number on the "normal" plan whose data use grows by 64 MiB a poll,
-// with a threshold rule that fires when it passes 7.5 GiB (about a minute and a half in).
+// startTelecom: numbers on the "normal" plan whose data use grows by 64 MiB a poll, with
+// a threshold rule on the first one that fires when it passes 7.5 GiB (about a minute and
+// a half in).
 func startTelecom(env *Env) (Setup, error) {
-	const phone, password = "18912345678", "123456"
+	const password = "123456"
 	f := telecomfake.New()
-	f.AddAccount(phone, password, telecomfake.PlanNormal)
+	n := env.count(1)
+	phones := make([]string, n)
+	for i := range phones {
+		phones[i] = "18912345678"
+		if i > 0 {
+			phones[i] = fmt.Sprintf("189%08d", 20000000+i)
+		}
+		f.AddAccount(phones[i], password, telecomfake.PlanNormal)
+	}
 	url, err := env.Serve(f)
 	if err != nil {
 		return Setup{}, err
 	}
-	env.Tick(env.Every, func() { f.AddDataUse(phone, 64*1024) })
+	env.Tick(env.Every, func() {
+		for _, p := range phones {
+			f.AddDataUse(p, 64*1024)
+		}
+	})
 	key := "      " + strings.ReplaceAll(strings.TrimSpace(f.PublicKeyPEM()), "\n", "\n      ")
-	return Setup{
-		URL:      url,
-		Accounts: []string{"mobile"},
-		AccountsYA: fmt.Sprintf(`  - id: mobile
+	s := Setup{
+		URL: url,
+		RulesYAML: `    - name: demo_data_used_high
+      entity: telecom_mobile.data_used
+      above: 7.5
+      for: 10s
+`,
+		Alive: fmt.Sprintf("data use grows 64 MiB every %s; alert above 7.5 GiB", env.Every),
+	}
+	var ya strings.Builder
+	for i, phone := range phones {
+		id := accountID("mobile", i)
+		s.Accounts = append(s.Accounts, id)
+		fmt.Fprintf(&ya, `  - id: %s
     provider: telecom
-    name: Demo phone
+    name: Demo phone%s
     phone: "%s"
     password: "%s"
     base_url: %s
@@ -39,72 +63,151 @@ func startTelecom(env *Env) (Setup, error) {
     rsa_public_key: |
 %s
     schedule: "%s"
-`, phone, password, url, url, key, env.Schedule),
-		RulesYAML: `    - name: demo_data_used_high
-      entity: telecom_mobile.data_used
-      above: 7.5
-      for: 10s
-`,
-		Alive: fmt.Sprintf("data use grows 64 MiB every %s; alert above 7.5 GiB", env.Every),
-	}, nil
+`, id, nameSuffix(i), phone, password, url, url, key, env.Schedule)
+	}
+	s.AccountsYA = ya.String()
+	return s, nil
 }
 
-// startGas: one meter that moves on by a day every minute, with a balance below the
-// threshold rule's 100 CNY (it fires on the first polls).
+// accountID is the demo id of a provider's account i: base for the first (as the demo
+// always had), base_2, base_3, … for the others (--accounts N).
+func accountID(base string, i int) string {
+	if i == 0 {
+		return base
+	}
+	return base + "_" + strconv.Itoa(i+1)
+}
+
+func nameSuffix(i int) string {
+	if i == 0 {
+		return ""
+	}
+	return " " + strconv.Itoa(i+1)
+}
+
+// prefixRouter serves fake i under /a/<i>/, for fakes that hold one account each.
+type prefixRouter []http.Handler
+
+func (p prefixRouter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rest, ok := strings.CutPrefix(r.URL.Path, "/a/")
+	i := strings.IndexByte(rest, '/')
+	if !ok || i < 0 {
+		http.NotFound(w, r)
+		return
+	}
+	n, err := strconv.Atoi(rest[:i])
+	if err != nil || n < 0 || n >= len(p) {
+		http.NotFound(w, r)
+		return
+	}
+	r.URL.Path, r.URL.RawPath = rest[i:], ""
+	p[n].ServeHTTP(w, r)
+}
+
+// startGas: meters that move on by a day every minute, the first with a balance below the
+// threshold rule's 100 CNY (it fires on the first polls). Each meter is its own fake,
+// served under /a/<i>/.
 func startGas(env *Env) (Setup, error) {
-	f := gasfake.New(gasfake.Options{LastDay: time.Now().In(gasfake.CST).AddDate(0, 0, -60)})
-	url, err := env.Serve(f)
+	n := env.count(1)
+	fakes := make([]*gasfake.Server, n)
+	router := make(prefixRouter, n)
+	for i := range fakes {
+		o := gasfake.Options{LastDay: time.Now().In(gasfake.CST).AddDate(0, 0, -60)}
+		if i > 0 {
+			o.UserCode, o.Mobile = fmt.Sprintf("%08d", 20000000+i), fmt.Sprintf("138%08d", i)
+		}
+		fakes[i] = gasfake.New(o)
+		router[i] = fakes[i]
+	}
+	url, err := env.Serve(router)
 	if err != nil {
 		return Setup{}, err
 	}
-	env.Tick(time.Minute, f.AddDay)
-	return Setup{
-		URL:      url,
-		Accounts: []string{"home"},
-		AccountsYA: fmt.Sprintf(`  - id: home
-    provider: gas
-    name: Demo gas meter
-    user_code: "%s"
-    mobile: "%s"
-    password: "%s"
-    base_url: %s
-    schedule: "%s"
-`, gasfake.DefaultUserCode, gasfake.DefaultMobile, gasfake.DefaultPassword, url, env.Schedule),
+	env.Tick(time.Minute, func() {
+		for _, f := range fakes {
+			f.AddDay()
+		}
+	})
+	s := Setup{
+		URL: url,
 		RulesYAML: `    - name: demo_gas_balance_low
       entity: gas_home.balance
       below: 100
       for: 20s
 `,
 		Alive: "the meter moves on a day every minute; balance 86.42 < 100 alerts",
-	}, nil
+	}
+	var ya strings.Builder
+	for i := range fakes {
+		userCode, mobile := gasfake.DefaultUserCode, gasfake.DefaultMobile
+		if i > 0 {
+			userCode, mobile = fmt.Sprintf("%08d", 20000000+i), fmt.Sprintf("138%08d", i)
+		}
+		id := accountID("home", i)
+		s.Accounts = append(s.Accounts, id)
+		fmt.Fprintf(&ya, `  - id: %s
+    provider: gas
+    name: Demo gas meter%s
+    user_code: "%s"
+    mobile: "%s"
+    password: "%s"
+    base_url: %s/a/%d
+    schedule: "%s"
+`, id, nameSuffix(i), userCode, mobile, gasfake.DefaultPassword, url, i, env.Schedule)
+	}
+	s.AccountsYA = ya.String()
+	return s, nil
 }
 
-// startOneCloud: an account with two boxes; box "eastmoon6469" goes offline after
+// startOneCloud: accounts with two boxes each; box "eastmoon6469" goes offline after
 // env.OfflineAfter and toggles every OfflineAfter, so the built-in offline alert fires
-// (after its grace, env.AlertFor) and resolves.
+// (after its grace, env.AlertFor) and resolves. Each account is its own fake, served
+// under /a/<i>/.
 func startOneCloud(env *Env) (Setup, error) {
+	n := env.count(1)
 	o := onecloudfake.Default()
-	f := onecloudfake.New(o)
-	f.SetStatus(o.Boxes[1].SN, "online", "") // only the flapping box goes offline
-	url, err := env.Serve(f)
+	fakes := make([]*onecloudfake.Server, n)
+	router := make(prefixRouter, n)
+	phones := make([]string, n)
+	for i := range fakes {
+		oi := o
+		if i > 0 {
+			oi.Phone = fmt.Sprintf("137%08d", i)
+		}
+		phones[i] = oi.Phone
+		fakes[i] = onecloudfake.New(oi)
+		fakes[i].SetStatus(o.Boxes[1].SN, "online", "") // only the flapping box goes offline
+		router[i] = fakes[i]
+	}
+	url, err := env.Serve(router)
 	if err != nil {
 		return Setup{}, err
 	}
-	env.Tick(env.OfflineAfter, func() { f.Toggle(o.Boxes[0].SN) })
-	return Setup{
-		URL:      url,
-		Accounts: []string{"miner"},
-		AccountsYA: fmt.Sprintf(`  - id: miner
+	env.Tick(env.OfflineAfter, func() {
+		for _, f := range fakes {
+			f.Toggle(o.Boxes[0].SN)
+		}
+	})
+	s := Setup{
+		URL:   url,
+		Alive: fmt.Sprintf("box %s goes offline every other %s; offline alert after %s", o.Boxes[0].Name, env.OfflineAfter, env.AlertFor),
+	}
+	var ya strings.Builder
+	for i, phone := range phones {
+		id := accountID("miner", i)
+		s.Accounts = append(s.Accounts, id)
+		fmt.Fprintf(&ya, `  - id: %s
     provider: onecloud
-    name: Demo OneCloud
+    name: Demo OneCloud%s
     phone: "%s"
     password: "%s"
-    account_base_url: %s
-    control_base_url: %s
+    account_base_url: %s/a/%d
+    control_base_url: %s/a/%d
     schedule: "%s"
-`, o.Phone, o.Password, url, url, env.Schedule),
-		Alive: fmt.Sprintf("box %s goes offline every other %s; offline alert after %s", o.Boxes[0].Name, env.OfflineAfter, env.AlertFor),
-	}, nil
+`, id, nameSuffix(i), phone, o.Password, url, i, url, i, env.Schedule)
+	}
+	s.AccountsYA = ya.String()
+	return s, nil
 }
 
 // startSMS: three platforms, one per protocol family the router speaks. SMS-Activate is
@@ -140,36 +243,40 @@ func startSMS(env *Env) (Setup, error) {
 		n++
 		five.SetStock("whatsapp", "usa", 25-n%10)
 	})
-	return Setup{
-		URL:      urls[0] + " " + urls[1] + " " + urls[2],
-		Accounts: []string{"activate", "fivesim", "selfhosted"},
-		AccountsYA: fmt.Sprintf(`  - id: activate
-    provider: sms
-    name: Demo SMS-Activate
-    platform: activate
-    api_key: %s
-    base_url: %s
+	// The three platform accounts, in turn; with --accounts N, N accounts that share the
+	// three fakes (activate_2 is another account on the same SMS-Activate fake).
+	blocks := [3]string{`    platform: activate
+    api_key: %[1]s
+    base_url: %[2]s
     currency: RUB
-    schedule: "%s"
-  - id: fivesim
-    provider: sms
-    name: Demo 5SIM
-    platform: fivesim
-    api_key: %s
-    base_url: %s
+`, `    platform: fivesim
+    api_key: %[1]s
+    base_url: %[2]s
     currency: RUB
-    schedule: "%s"
-  - id: selfhosted
-    provider: sms
-    name: Demo SMS service
-    platform: smsapi
-    username: %s
-    password: %s
-    base_url: %s
+`, `    platform: smsapi
+    username: %[3]s
+    password: %[1]s
+    base_url: %[2]s
     currency: CNY
     low_balance: 5
-    schedule: "%s"
-`, key, urls[0], env.Schedule, token, urls[1], env.Schedule, user, pass, urls[2], env.Schedule),
+`}
+	ids := [3]string{"activate", "fivesim", "selfhosted"}
+	names := [3]string{"SMS-Activate", "5SIM", "SMS service"}
+	secrets := [3]string{key, token, pass}
+	var accounts []string
+	var ya strings.Builder
+	for i := range env.count(3) {
+		k := i % 3
+		id := accountID(ids[k], i/3)
+		accounts = append(accounts, id)
+		fmt.Fprintf(&ya, "  - id: %s\n    provider: sms\n    name: Demo %s%s\n", id, names[k], nameSuffix(i/3))
+		fmt.Fprintf(&ya, blocks[k], secrets[k], urls[k], user)
+		fmt.Fprintf(&ya, "    schedule: \"%s\"\n", env.Schedule)
+	}
+	return Setup{
+		URL:        urls[0] + " " + urls[1] + " " + urls[2],
+		Accounts:   accounts,
+		AccountsYA: ya.String(),
 		SectionsYAML: `sms:
   watch:
     - {service: tg, country: us}
