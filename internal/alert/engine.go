@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/accountbridge/accountbridge/internal/config"
+	"github.com/accountbridge/accountbridge/internal/logging"
 	"github.com/accountbridge/accountbridge/internal/providers"
 	"github.com/accountbridge/accountbridge/internal/store"
 )
@@ -430,9 +431,11 @@ func (e *Engine) forget(ctx context.Context, rule, subj string) {
 }
 
 func (e *Engine) alert(r *rule, s *subject, subj, state string, reminder bool, now time.Time) Alert {
-	a := Alert{ID: r.name + ":" + subj, Rule: r.name, Kind: r.kind, Device: s.Device, DeviceName: s.DeviceName,
+	// Names come from upstreams (a gas 户号, a OneCloud user name): the bridge's one phone
+	// rule masks them here, so every output (MQTT, HA event, email, webhook) agrees.
+	a := Alert{ID: r.name + ":" + subj, Rule: r.name, Kind: r.kind, Device: s.Device, DeviceName: logging.MaskPhone(s.DeviceName),
 		Entity: s.Entity, State: state, Reminder: reminder, Since: s.Since, At: now, Value: s.Value, Unit: s.Unit}
-	a.Message = e.message(r, s, a)
+	a.Message = logging.MaskPhone(e.message(r, s, a))
 	return a
 }
 

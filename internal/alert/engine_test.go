@@ -423,3 +423,19 @@ func TestMessageValuesRoundedToDisplayPrecision(t *testing.T) {
 		t.Errorf("time value = %q", got)
 	}
 }
+
+// A number in a device name (a gas 户号 shaped like a mobile number) is masked in the
+// alert by the same rule as on the event topic and in logs.
+func TestAlertMasksPhoneNumbersInNames(t *testing.T) {
+	c := &clock{now: t0}
+	e := newEngine(t, openStore(t, filepath.Join(t.TempDir(), "s.db")), c, "alerts:\n  rules:\n    - entity: gas_home.balance\n      below: 30\n")
+	fired := e.Observe(context.Background(), balanceDevice("gas_home", "PetroChina Gas 13912345678", 20))
+	if len(fired) != 1 {
+		t.Fatalf("fired = %+v", fired)
+	}
+	b, _ := json.Marshal(fired[0])
+	if strings.Contains(string(b), "13912345678") || fired[0].DeviceName != "PetroChina Gas 139****5678" ||
+		fired[0].Message != "PetroChina Gas 139****5678 Balance is 20 CNY, below 30 CNY" {
+		t.Errorf("alert = %s", b)
+	}
+}

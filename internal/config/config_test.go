@@ -467,12 +467,12 @@ alerts:
 		t.Fatal(err)
 	}
 	text := string(out)
-	for _, s := range []string{"url-secret", "mqtt-secret", "file-secret", "nested-secret", "plain-secret", "proxy-secret", "alert-secret", "hook-secret"} {
+	for _, s := range []string{"url-secret", "mqtt-secret", "file-secret", "nested-secret", "plain-secret", "proxy-secret", "alert-secret", "hook-secret", "18912345678"} {
 		if strings.Contains(text, s) {
 			t.Errorf("Masked output contains %q:\n%s", s, text)
 		}
 	}
-	for _, s := range []string{"***", "tcp://bridge:***@broker:1883", "http://u:***@proxy:3128", "18912345678", "host: smtp.example.com", "port: 587", "url: https://hooks.example/***",
+	for _, s := range []string{"***", "tcp://bridge:***@broker:1883", "http://u:***@proxy:3128", "phone: 189****5678", "host: smtp.example.com", "port: 587", "url: https://hooks.example/***",
 		"concurrency: 8", "timeout: 1m", "discovery: true", "enabled: true", "password_file: " + pw} {
 		if !strings.Contains(text, s) {
 			t.Errorf("Masked output lacks %q:\n%s", s, text)

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/accountbridge/accountbridge/internal/logging"
 )
 
 const mask = "***"
@@ -203,7 +205,8 @@ func maskedCopy(n *yaml.Node, inSecret bool) *yaml.Node {
 	return out
 }
 
-// maskValues replaces every scalar value (not key) equal to a known secret.
+// maskValues replaces every scalar value (not key) equal to a known secret, and masks
+// phone numbers by the bridge's one rule (logging.MaskPhone).
 func maskValues(n *yaml.Node, secrets map[string]bool) {
 	switch n.Kind {
 	case yaml.MappingNode:
@@ -217,6 +220,8 @@ func maskValues(n *yaml.Node, secrets map[string]bool) {
 	case yaml.ScalarNode:
 		if secrets[n.Value] {
 			n.Tag, n.Value, n.Style = "!!str", mask, 0
+		} else if m := logging.MaskPhone(n.Value); m != n.Value {
+			n.Tag, n.Value, n.Style = "!!str", m, 0
 		}
 	}
 }

@@ -183,15 +183,41 @@ func (st *redactState) redactSecrets(s string) (string, bool) {
 	return b.String(), true
 }
 
-// MaskPhone masks mainland-China mobile numbers: an 11-digit run 1[3-9]…,
-// not part of a longer digit run, keeps its first 3 and last 4 digits
-// ("18912345678" -> "189****5678"). The country-code forms "8618912345678"
-// and "008618912345678" keep their prefix; "+86 18912345678" is already an
-// 11-digit run. Digit runs of any other shape are left alone, so timestamps
-// and order ids stay readable.
+// The one phone masking rule of the bridge, for logs, payloads, alerts and `bridge check`:
+// the four digits before the last four are hidden, everything else is kept
+// ("18912345678" → "189****5678", "8618912345678" → "86189****5678"). MaskPhone finds
+// mainland numbers in free text; MaskPhoneNumber masks a value known to be a number.
+
+// MaskPhone masks mainland-China mobile numbers in free text: an 11-digit run 1[3-9]…,
+// not part of a longer digit run, and the country-code forms "8618912345678" and
+// "008618912345678" ("+86 18912345678" is already an 11-digit run). Digit runs of any
+// other shape are left alone, so timestamps and order ids stay readable.
 func MaskPhone(s string) string {
 	out, _ := maskPhone(s)
 	return out
+}
+
+// MaskPhoneNumber masks a value known to be a phone number (any country) by the same
+// rule. Spaces and dashes are dropped first, so formatting cannot move the hidden part.
+// A number under 11 characters shows only its last four ("****5678"), one under 8
+// nothing ("****"): otherwise too little of it would be hidden.
+func MaskPhoneNumber(p string) string {
+	if strings.ContainsAny(p, " -\t") {
+		p = strings.Map(func(r rune) rune {
+			if r == ' ' || r == '-' || r == '\t' {
+				return -1
+			}
+			return r
+		}, p)
+	}
+	switch n := len(p); {
+	case n < 8:
+		return "****"
+	case n < 11:
+		return "****" + p[n-4:]
+	default:
+		return p[:n-8] + "****" + p[n-4:]
+	}
 }
 
 func maskPhone(s string) (string, bool) {
@@ -206,14 +232,13 @@ func maskPhone(s string) (string, bool) {
 		for j < len(s) && isDigit(s[j]) {
 			j++
 		}
-		if p := phoneOffset(s[i:j]); p >= 0 {
-			start := i + p
+		if phoneOffset(s[i:j]) >= 0 {
 			if last == 0 && b.Len() == 0 {
 				b.Grow(len(s))
 			}
-			b.WriteString(s[last : start+3])
-			b.WriteString("****")
-			last = start + 7
+			b.WriteString(s[last:i])
+			b.WriteString(MaskPhoneNumber(s[i:j]))
+			last = j
 		}
 		i = j
 	}

@@ -172,3 +172,28 @@ func BenchmarkRedactClean(b *testing.B) {
 		_ = r.Redact(s)
 	}
 }
+
+// One rule for numbers known to be phone numbers, and it agrees with MaskPhone wherever
+// MaskPhone recognises one.
+func TestMaskPhoneNumber(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"18912345678", "189****5678"},
+		{"8618912345678", "86189****5678"},
+		{"+8618912345678", "+86189****5678"},
+		{"+86 189-1234-5678", "+86189****5678"}, // formatting does not move the hidden part
+		{"+79161234567", "+791****4567"},        // 5SIM, SMS-Activate: international numbers
+		{"447911123456", "4479****3456"},
+		{"9161234567", "****4567"}, // under 11: only the last four
+		{"1234567", "****"},        // under 8: nothing
+		{"", "****"},
+	} {
+		if got := logging.MaskPhoneNumber(tt.in); got != tt.want {
+			t.Errorf("MaskPhoneNumber(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+	for _, n := range []string{"18912345678", "13800138000", "8618912345678", "008618912345678"} {
+		if a, b := logging.MaskPhone("tel "+n), "tel "+logging.MaskPhoneNumber(n); a != b {
+			t.Errorf("%s: MaskPhone %q, MaskPhoneNumber %q", n, a, b)
+		}
+	}
+}

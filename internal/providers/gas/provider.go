@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/accountbridge/accountbridge/internal/logging"
 	"github.com/accountbridge/accountbridge/internal/providers"
 )
 
@@ -124,7 +125,7 @@ func New(acct providers.Account, deps providers.Deps) (providers.Provider, error
 	case s.Mobile == "" && s.Password != "":
 		bad("password is set but mobile is not: set both (to log in) or neither (balance only)")
 	case s.Mobile != "" && !mobileRe.MatchString(s.Mobile):
-		bad("mobile %s is not a phone number", maskMobile(s.Mobile))
+		bad("mobile %s is not a phone number", logging.MaskPhoneNumber(s.Mobile))
 	}
 	if s.TierYearStart == "" {
 		s.TierYearStart = DefaultTierYearStart
@@ -192,13 +193,6 @@ func New(acct providers.Account, deps providers.Deps) (providers.Provider, error
 
 // Settings returns the validated settings with defaults applied.
 func (p *Provider) Settings() Settings { return p.set }
-
-func maskMobile(m string) string {
-	if len(m) < 7 {
-		return "****"
-	}
-	return m[:3] + "****" + m[len(m)-4:]
-}
 
 // Poll reads the account once.
 func (p *Provider) Poll(ctx context.Context) (providers.Snapshot, error) {
@@ -281,7 +275,7 @@ func (p *Provider) fetch(ctx context.Context, sess session, in *Input) error {
 		userCodeID = string(d.UserCodeList[0].ID) // the list does not say which 户号: take the first
 	case userCodeID == "" && len(d.UserCodeList) > 0:
 		return providers.Permanent("user code %s is not bound to the web account %s (bound: %s): bind it in the app or fix `user_code`",
-			p.set.UserCode, maskMobile(p.set.Mobile), strings.Join(bound, ", "))
+			p.set.UserCode, logging.MaskPhoneNumber(p.set.Mobile), strings.Join(bound, ", "))
 	}
 	if userCodeID != "" {
 		pay, err := p.c.payments(ctx, sess, userCodeID)
@@ -424,7 +418,7 @@ func (p *Provider) session(ctx context.Context) (session, error) {
 		}
 		msg := fmt.Sprintf("PetroChina gas refused the login of %s: %q. Check `mobile` and `password` "+
 			"(the 网上营业厅 web account's password) and `cid`; polling resumes when the config changes",
-			maskMobile(p.set.Mobile), ue.Message)
+			logging.MaskPhoneNumber(p.set.Mobile), ue.Message)
 		raw, _ := json.Marshal(refusal{Fingerprint: p.fingerprint(), Message: msg})
 		if serr := kv.Set(ctx, kvRefused, raw); serr != nil {
 			p.log.Error("gas: recording the refused login", "err", serr)
@@ -440,7 +434,7 @@ func (p *Provider) session(ctx context.Context) (session, error) {
 		return session{}, fmt.Errorf("gas: saving the session: %w", err)
 	}
 	_ = kv.Delete(ctx, kvRefused)
-	p.log.Info("gas: logged in", "mobile", maskMobile(p.set.Mobile))
+	p.log.Info("gas: logged in", "mobile", logging.MaskPhoneNumber(p.set.Mobile))
 	return s, nil
 }
 

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/accountbridge/accountbridge/internal/logging"
 	"github.com/accountbridge/accountbridge/internal/providers"
 )
 
@@ -233,10 +234,7 @@ func maskUser(u string) string {
 		}
 		return "***" + u[i:]
 	}
-	if len(u) == 11 {
-		return u[:3] + "****" + u[7:]
-	}
-	return "***"
+	return logging.MaskPhoneNumber(u) // a phone number, or a user name masked as hard
 }
 
 // Poll fetches the boxes and the account statistics once.

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/accountbridge/accountbridge/internal/logging"
 )
 
 // adapter speaks one protocol family (§8.1.1). service and country are already in the
@@ -169,13 +171,9 @@ func digits(s string) string {
 	return b.String()
 }
 
-// MaskPhone hides the middle of a phone number for logs and messages.
-func MaskPhone(p string) string {
-	if len(p) <= 6 {
-		return "***"
-	}
-	return p[:3] + strings.Repeat("*", len(p)-5) + p[len(p)-2:]
-}
+// MaskPhone masks a bought number for logs by the bridge's one rule
+// (logging.MaskPhoneNumber). The order reply carries the full number: it is the product.
+func MaskPhone(p string) string { return logging.MaskPhoneNumber(p) }
 
 // flexFloat decodes a JSON number, a numeric string or null.
 type flexFloat struct {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/accountbridge/accountbridge/internal/logging"
 	"github.com/accountbridge/accountbridge/internal/providers"
 )
 
@@ -353,14 +354,6 @@ type Input struct {
 	WithShr  bool             // share_usage enabled: the members entity exists
 }
 
-// MaskPhone shows 3 + 4 digits: 189****5678.
-func MaskPhone(p string) string {
-	if len(p) < 8 {
-		return strings.Repeat("*", len(p))
-	}
-	return p[:3] + "****" + p[len(p)-4:]
-}
-
 func sensor(key, name, class, state, unit string, prec int, icon string) providers.Entity {
 	e := providers.Entity{Key: key, Name: name, Component: providers.Sensor, DeviceClass: class,
 		StateClass: state, Unit: unit, Icon: icon}
@@ -425,7 +418,7 @@ func Entities(withPlan, withShare bool) []providers.Entity {
 func Convert(in Input) providers.Device {
 	dev := providers.Device{
 		ID:           in.DeviceID,
-		Name:         "China Telecom " + MaskPhone(in.Phone),
+		Name:         "China Telecom " + logging.MaskPhoneNumber(in.Phone),
 		Manufacturer: "China Telecom",
 		Model:        "Mobile plan",
 		Entities:     Entities(in.WithPlan, in.WithShr),
@@ -696,7 +689,7 @@ func membersOf(s *shareData) []any {
 	out := make([]any, 0, len(order))
 	for _, p := range order {
 		a := seen[p]
-		m := map[string]any{"number": MaskPhone(p)}
+		m := map[string]any{"number": logging.MaskPhoneNumber(p)}
 		if a.hasData {
 			m["data_used_gib"] = round3(gib(a.data))
 		}

@@ -24,6 +24,7 @@ import (
 
 	"crypto/pbkdf2"
 
+	"github.com/accountbridge/accountbridge/internal/logging"
 	"github.com/accountbridge/accountbridge/internal/providers"
 )
 
@@ -52,6 +53,7 @@ type Settings struct {
 	RSAPublicKey           string         `yaml:"rsa_public_key"`         // PEM or Base64; default DefaultRSAPublicKey
 	Packages               *bool          `yaml:"packages"`               // userFluxPackage detail; default true
 	ShareUsage             *bool          `yaml:"share_usage"`            // qryShareUsage; default true
+	SummaryFullNumber      bool           `yaml:"summary_full_number"`    // the full number in /summary's phonenum; default masked
 	MinLoginInterval       *time.Duration `yaml:"min_login_interval"`     // default 10m
 	MaxLoginFailuresPerDay *int           `yaml:"max_login_failures_per_day"`
 }
@@ -68,6 +70,7 @@ type Provider struct {
 	id        string
 	deviceID  string
 	phone     string
+	summaryNo string // phonenum of /summary: masked unless summary_full_number
 	packages  bool
 	share     bool
 	setDevice string
@@ -165,7 +168,7 @@ func New(acct providers.Account, deps providers.Deps) (providers.Provider, error
 	}
 	deps.Secret(s.Password)
 	p := &Provider{
-		id: acct.ID, deviceID: providers.DeviceID(Kind, acct.ID), phone: s.Phone,
+		id: acct.ID, deviceID: providers.DeviceID(Kind, acct.ID), phone: s.Phone, summaryNo: logging.MaskPhoneNumber(s.Phone),
 		packages: s.Packages == nil || *s.Packages, share: s.ShareUsage == nil || *s.ShareUsage,
 		setDevice: s.DeviceID,
 		c: &client{http: deps.HTTP, loginURL: s.LoginURL, baseURL: s.BaseURL, clientVersion: s.ClientVersion,
@@ -173,6 +176,9 @@ func New(acct providers.Account, deps providers.Deps) (providers.Provider, error
 		deps: deps, log: deps.Logger, maxFail: maxFail,
 		guard: providers.LoginGuard{KV: deps.KV, Now: deps.Now, MinInterval: interval,
 			MaxFailuresPerDay: maxFail, Location: CST},
+	}
+	if s.SummaryFullNumber {
+		p.summaryNo = s.Phone // the user's choice: panels that show the number (docs/telecom.md)
 	}
 	// Any change of the account's settings lifts a recorded permanent refusal, as any
 	// change of the account's config lifts the poller's quarantine.
@@ -239,7 +245,7 @@ func (p *Provider) Poll(ctx context.Context) (providers.Snapshot, error) {
 		in.Share = sh
 	}
 	dev := Convert(in)
-	dev.Topics = map[string][]byte{"summary": SummaryJSON(p.phone, data, now)}
+	dev.Topics = map[string][]byte{"summary": SummaryJSON(p.summaryNo, data, now)}
 	return providers.Snapshot{Account: p.id, Time: now, Devices: []providers.Device{dev}}, nil
 }
 
@@ -254,7 +260,7 @@ func (p *Provider) queryFailed(ctx context.Context, err error) error {
 		if derr := p.deps.KV.Delete(ctx, kvSession); derr != nil {
 			return fmt.Errorf("forgetting the expired session: %w", derr)
 		}
-		return fmt.Errorf("session of %s expired or was logged in elsewhere: %w", MaskPhone(p.phone), err)
+		return fmt.Errorf("session of %s expired or was logged in elsewhere: %w", logging.MaskPhoneNumber(p.phone), err)
 	}
 	return err
 }
@@ -299,7 +305,7 @@ func (p *Provider) login(ctx context.Context, now time.Time) (session, error) {
 		return session{}, providers.Permanent("%s", msg)
 	}
 	if err := p.guard.Begin(ctx); err != nil {
-		return session{}, fmt.Errorf("login of %s not attempted: %w", MaskPhone(p.phone), err)
+		return session{}, fmt.Errorf("login of %s not attempted: %w", logging.MaskPhoneNumber(p.phone), err)
 	}
 	dev, err := p.device(ctx)
 	if err != nil {
@@ -333,7 +339,7 @@ func (p *Provider) login(ctx context.Context, now time.Time) (session, error) {
 		return session{}, fmt.Errorf("storing the session: %w", err)
 	}
 	p.setSession(&s)
-	p.log.Info("logged in to China Telecom", "phone", MaskPhone(p.phone))
+	p.log.Info("logged in to China Telecom", "phone", logging.MaskPhoneNumber(p.phone))
 	return s, nil
 }
 

@@ -510,3 +510,27 @@ func (nopKV) Set(context.Context, string, []byte) error         { return nil }
 func (nopKV) Delete(context.Context, string) error              { return nil }
 
 func durationPtr(d time.Duration) *time.Duration { return &d }
+
+// The retained /summary carries the masked number, like every other payload; the full
+// number only when the account opts in with summary_full_number.
+func TestSummaryNumberMaskedUnlessOptedIn(t *testing.T) {
+	for _, tt := range []struct {
+		full bool
+		want string
+	}{{false, `"phonenum":"189****5678"`}, {true, `"phonenum":"18912345678"`}} {
+		r := newRig(t, fake.PlanNormal)
+		s := r.settings()
+		s.SummaryFullNumber = tt.full
+		snap := mustPoll(t, r.newProvider(s))
+		sum := string(snap.Devices[0].Topics["summary"])
+		if !strings.Contains(sum, tt.want) {
+			t.Errorf("summary_full_number %v: summary %s, want %s", tt.full, sum, tt.want)
+		}
+		if got := snap.Devices[0].Name; got != "China Telecom 189****5678" {
+			t.Errorf("device name %q", got)
+		}
+		if b, _ := json.Marshal(snap.Devices[0].Values); strings.Contains(string(b), testPhone) {
+			t.Errorf("the full number in the states: %s", b)
+		}
+	}
+}
