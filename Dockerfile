@@ -35,7 +35,7 @@ RUN set -eux; \
     fi; \
     CGO_ENABLED=1 GOOS=linux GOARCH=$target CC=$cc \
       go build -trimpath -buildvcs=false -tags 'osusergo,netgo,sqlite_omit_load_extension' \
-        -ldflags "-s -w -X main.version=${version} -linkmode external -extldflags -static" \
+        -ldflags "-s -w -X github.com/accountbridge/accountbridge/internal/version.build=${version} -linkmode external -extldflags -static" \
         -o /out/usr/local/bin/bridge ./cmd/bridge; \
     mkdir -p /out/etc/ssl/certs /out/data; \
     cp /etc/ssl/certs/ca-certificates.crt /out/etc/ssl/certs/; \

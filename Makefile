@@ -1,7 +1,7 @@
 # accountbridge — see README.md. `make test` is what CI runs.
 GO      ?= go
 VERSION ?= $(shell sed -n 's/^const Version = "\(.*\)"/\1/p' internal/version/version.go)
-LDFLAGS := -s -w -X main.version=$(VERSION)
+LDFLAGS := -s -w -X github.com/accountbridge/accountbridge/internal/version.build=$(VERSION)
 
 .PHONY: all build test lint bench clean e2e-nodered image image-test
 

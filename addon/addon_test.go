@@ -112,14 +112,13 @@ func TestOptionsDecodeThroughTheRealConfig(t *testing.T) {
 	if err != nil {
 		t.Fatalf("options.json: %v", err)
 	}
-	red := logging.NewRedactor()
-	accounts, err := daemon.BuildAccounts(cfg, discard(), red, func(string) providers.KV { return &providers.MemoryKV{} }, time.Now)
+	build := daemon.BuildOptions{Logger: discard(), Redactor: logging.NewRedactor()}
+	accounts, err := daemon.BuildAccounts(cfg, build)
 	if err != nil {
 		t.Fatalf("accounts: %v", err)
 	}
 	// Groups too: the `sms:` options must make a valid SMS router over those accounts.
-	if _, err := daemon.BuildGroups(cfg, accounts, discard(), red, func(string) providers.KV { return &providers.MemoryKV{} }, time.Now,
-		func(string, []byte, bool) error { return nil }); err != nil {
+	if _, err := daemon.BuildGroups(cfg, accounts, build); err != nil {
 		t.Fatalf("groups: %v", err)
 	}
 	if cfg.Store.Path != "/data/accountbridge.db" || cfg.Language != "zh" || cfg.Alerts.Email.To[0] != "you@example.com" ||

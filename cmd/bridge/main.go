@@ -10,23 +10,18 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 	"time"
 
 	"github.com/accountbridge/accountbridge/internal/config"
 	"github.com/accountbridge/accountbridge/internal/daemon"
 	"github.com/accountbridge/accountbridge/internal/demo"
-	"github.com/accountbridge/accountbridge/internal/httpx"
 	"github.com/accountbridge/accountbridge/internal/logging"
 	"github.com/accountbridge/accountbridge/internal/providers"
 	_ "github.com/accountbridge/accountbridge/internal/providers/all"
 	"github.com/accountbridge/accountbridge/internal/supervisor"
-	buildversion "github.com/accountbridge/accountbridge/internal/version"
+	"github.com/accountbridge/accountbridge/internal/version"
 )
-
-// version is set with -ldflags "-X main.version=…" by the Makefile and Dockerfile.
-var version = ""
 
 // Exit codes.
 const (
@@ -55,19 +50,7 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-func resolvedVersion() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return buildversion.Version
-}
-
 func run(args []string, stdout, stderr io.Writer) int {
-	v := resolvedVersion()
-	daemon.Version, httpx.Version = v, v
 	cmd := "run"
 	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
 		cmd, args = args[0], args[1:]
@@ -94,7 +77,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	switch cmd {
 	case "version":
-		fmt.Fprintf(stdout, "accountbridge %s\n", v)
+		fmt.Fprintf(stdout, "accountbridge %s\n", version.String())
 		return exitOK
 	case "help":
 		fmt.Fprint(stdout, usage)
@@ -133,9 +116,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	switch cmd {
 	case "check":
-		accounts, err := daemon.BuildAccounts(cfg, log, red, nil, time.Now)
+		accounts, err := daemon.BuildAccounts(cfg, daemon.BuildOptions{Logger: log, Redactor: red})
 		if err == nil {
-			_, err = daemon.BuildGroups(cfg, accounts, log, red, nil, time.Now, nil)
+			_, err = daemon.BuildGroups(cfg, accounts, daemon.BuildOptions{Logger: log, Redactor: red})
 		}
 		if err != nil {
 			fmt.Fprintln(stderr, err)

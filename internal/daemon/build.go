@@ -20,9 +20,6 @@ import (
 	"github.com/robfig/cron/v3"
 )
 
-// Version is set by the main package (and -ldflags at build time).
-var Version = "dev"
-
 // Account is one configured account, ready to poll.
 type Account struct {
 	Config   *config.Account
@@ -33,9 +30,43 @@ type Account struct {
 	Timeout  time.Duration
 }
 
+// BuildOptions is what building accounts and groups needs besides the config. The zero
+// value validates only: nothing logged, in-memory KV, no publishing.
+type BuildOptions struct {
+	Logger   *slog.Logger      // default: discard
+	Redactor *logging.Redactor // learns the secrets the providers declare; default: a new one
+	// KV gives an account (by id) or a group (by job name, "@<kind>") its store; nil:
+	// in-memory (validation only).
+	KV  func(name string) providers.KV
+	Now func() time.Time // default time.Now
+	// Publish lets a group publish under the base topic; nil when validating.
+	Publish func(topic string, payload []byte, retained bool) error
+}
+
+func (o BuildOptions) withDefaults() BuildOptions {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Redactor == nil {
+		o.Redactor = logging.NewRedactor()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.KV == nil {
+		o.KV = func(string) providers.KV { return &providers.MemoryKV{} }
+	}
+	if o.Publish == nil {
+		o.Publish = func(string, []byte, bool) error { return errors.New("not publishing while validating") }
+	}
+	return o
+}
+
 // BuildAccounts builds the provider and schedule of every enabled account. Factories do
-// no I/O. All problems are returned at once as config.Errors. kv may be nil (validation only).
-func BuildAccounts(cfg *config.Config, log *slog.Logger, red *logging.Redactor, kv func(account string) providers.KV, now func() time.Time) ([]Account, error) {
+// no I/O. All problems are returned at once as config.Errors.
+func BuildAccounts(cfg *config.Config, opts BuildOptions) ([]Account, error) {
+	opts = opts.withDefaults()
+	log, red := opts.Logger, opts.Redactor
 	var errs config.Errors
 	var out []Account
 	for i := range cfg.Accounts {
@@ -75,10 +106,6 @@ func BuildAccounts(cfg *config.Config, log *slog.Logger, red *logging.Redactor, 
 			errs = append(errs, a.Errorf("proxy", "%v", err))
 			continue
 		}
-		var store providers.KV = &providers.MemoryKV{}
-		if kv != nil {
-			store = kv(a.ID)
-		}
 		// Decode is for the factory: a provider that keeps its providers.Account must not
 		// keep the config account (and its YAML nodes) alive with it.
 		from, id := a, a.ID
@@ -90,7 +117,7 @@ func BuildAccounts(cfg *config.Config, log *slog.Logger, red *logging.Redactor, 
 		}
 		p, err := info.Factory(providers.Account{
 			ID: a.ID, Provider: a.Provider, Name: a.Name, Proxy: a.Proxy, Decode: decode,
-		}, providers.Deps{Logger: alog, HTTP: client, KV: store, Now: now, Secret: red.AddSecret})
+		}, providers.Deps{Logger: alog, HTTP: client, KV: opts.KV(a.ID), Now: opts.Now, Secret: red.AddSecret})
 		from = nil
 		if err != nil {
 			var ce config.Errors

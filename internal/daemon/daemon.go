@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -18,12 +16,14 @@ import (
 	"github.com/accountbridge/accountbridge/internal/clock"
 	"github.com/accountbridge/accountbridge/internal/config"
 	"github.com/accountbridge/accountbridge/internal/discovery"
+	"github.com/accountbridge/accountbridge/internal/hapublish"
 	"github.com/accountbridge/accountbridge/internal/logging"
 	"github.com/accountbridge/accountbridge/internal/mqtt"
 	"github.com/accountbridge/accountbridge/internal/poller"
 	"github.com/accountbridge/accountbridge/internal/providers"
 	"github.com/accountbridge/accountbridge/internal/providers/bridge"
 	"github.com/accountbridge/accountbridge/internal/store"
+	"github.com/accountbridge/accountbridge/internal/version"
 )
 
 // Options for New. Config is required; the rest have production defaults.
@@ -42,7 +42,8 @@ type Daemon struct {
 	red      *logging.Redactor
 	clock    clock.Clock
 	store    *store.Store
-	mqtt     *mqtt.Client
+	mqtt     *mqtt.Client         // the connection
+	pub      *hapublish.Publisher // Home Assistant's devices on it
 	poller   *poller.Poller
 	topics   discovery.Options
 	accounts map[string]Account
@@ -62,8 +63,8 @@ type Daemon struct {
 	lastPoll time.Time
 	byState  map[string]int // accounts (not groups) by Status.State, for the bridge device
 
-	infoKick   chan struct{}
-	bridgeKick chan struct{}
+	infoLoop   *throttled // publishes <base>/bridge/info when kicked
+	bridgeLoop *throttled // publishes the bridge device when kicked
 	wg         sync.WaitGroup
 }
 
@@ -77,7 +78,7 @@ type cycle struct {
 
 // New opens the store, builds every account and prepares the MQTT client. Config errors
 // come back as config.Errors.
-func New(ctx context.Context, opts Options) (*Daemon, error) {
+func New(ctx context.Context, opts Options) (_ *Daemon, err error) {
 	cfg := opts.Config
 	if opts.Redactor == nil {
 		opts.Redactor = logging.NewRedactor()
@@ -91,18 +92,26 @@ func New(ctx context.Context, opts Options) (*Daemon, error) {
 	d := &Daemon{
 		cfg: cfg, log: opts.Logger, red: opts.Redactor, clock: opts.Clock,
 		accounts: map[string]Account{}, statuses: map[string]poller.Status{}, owners: map[string]string{},
-		devices: map[string]providers.Device{}, mainDev: map[string]string{},
-		infoKick: make(chan struct{}, 1), bridgeKick: make(chan struct{}, 1), started: opts.Clock.Now(),
+		devices: map[string]providers.Device{}, mainDev: map[string]string{}, started: opts.Clock.Now(),
 		cycle: cycle{done: map[string]bool{}}, byState: map[string]int{},
 	}
+	d.infoLoop = newThrottled(func() time.Duration { return infoInterval(d.publishInfo()) })
+	// At once, then at most once a second: a first cycle of many accounts changes the
+	// counts with every poll.
+	d.bridgeLoop = newThrottled(func() time.Duration { d.publishBridge(); return time.Second })
 	st, err := store.Open(ctx, cfg.Store.Path, store.Options{Now: opts.Clock.Now})
 	if err != nil {
 		return nil, err
 	}
 	d.store = st
-	accounts, err := BuildAccounts(cfg, d.log, d.red, func(id string) providers.KV { return st.KV(id) }, opts.Clock.Now)
+	defer func() {
+		if err != nil {
+			st.Close()
+		}
+	}()
+	build := BuildOptions{Logger: d.log, Redactor: d.red, KV: func(name string) providers.KV { return st.KV(name) }, Now: opts.Clock.Now}
+	accounts, err := BuildAccounts(cfg, build)
 	if err != nil {
-		st.Close()
 		return nil, err
 	}
 	for _, a := range accounts {
@@ -110,33 +119,33 @@ func New(ctx context.Context, opts Options) (*Daemon, error) {
 	}
 	tlsCfg, err := TLSConfig(cfg.MQTT)
 	if err != nil {
-		st.Close()
 		return nil, err
 	}
 	d.topics = discovery.Options{
 		BaseTopic: cfg.MQTT.BaseTopic, DiscoveryPrefix: cfg.MQTT.DiscoveryPrefix, QoS: 1,
-		Origin: discovery.Origin{Name: "accountbridge", SWVersion: Version, SupportURL: "https://github.com/accountbridge/accountbridge"},
+		Origin: discovery.Origin{Name: "accountbridge", SWVersion: version.String(), SupportURL: "https://github.com/accountbridge/accountbridge"},
 	}
 	d.mqtt, err = mqtt.New(mqtt.Options{
 		Broker: cfg.MQTT.Broker, Username: cfg.MQTT.Username, Password: cfg.MQTT.Password, TLS: tlsCfg,
-		ClientID: cfg.MQTT.ClientID, KeepAlive: cfg.MQTT.KeepAlive.D(), StatusTopic: cfg.MQTT.StatusTopic,
-		Discovery: cfg.MQTT.DiscoveryEnabled(), BirthDelay: cfg.MQTT.BirthDelay.D(), Topics: d.topics,
+		ClientID: cfg.MQTT.ClientID, KeepAlive: cfg.MQTT.KeepAlive.D(),
+		AvailabilityTopic: d.topics.BridgeAvailabilityTopic(), QoS: d.topics.QoS,
 		Logger: d.log.With("component", "mqtt"),
 	})
 	if err != nil {
-		st.Close()
 		return nil, err
 	}
+	d.pub = hapublish.New(d.mqtt, hapublish.Options{
+		Topics: d.topics, Discovery: cfg.MQTT.DiscoveryEnabled(), StatusTopic: cfg.MQTT.StatusTopic,
+		BirthDelay: cfg.MQTT.BirthDelay.D(), Logger: d.log.With("component", "mqtt"),
+	})
 	if err := d.setupAlerts(ctx); err != nil {
-		st.Close()
 		return nil, err
 	}
-	d.groups, err = BuildGroups(cfg, accounts, d.log, d.red, func(name string) providers.KV { return st.KV(name) }, opts.Clock.Now,
-		func(topic string, payload []byte, retained bool) error {
-			return d.mqtt.Publish(d.topics.BaseTopic+"/"+topic, payload, retained)
-		})
+	build.Publish = func(topic string, payload []byte, retained bool) error {
+		return d.mqtt.Publish(d.topics.BaseTopic+"/"+topic, payload, retained)
+	}
+	d.groups, err = BuildGroups(cfg, accounts, build)
 	if err != nil {
-		st.Close()
 		return nil, err
 	}
 	// The running daemon keeps a copy of the config without the accounts' YAML nodes:
@@ -151,7 +160,6 @@ func New(ctx context.Context, opts Options) (*Daemon, error) {
 	jobs := []poller.Job{bridgeJob(d.bridgeStats, opts.Clock.Now)}
 	gjobs, err := groupJobs(d.groups)
 	if err != nil {
-		st.Close()
 		return nil, err
 	}
 	jobs = append(jobs, gjobs...)
@@ -170,7 +178,6 @@ func New(ctx context.Context, opts Options) (*Daemon, error) {
 		UnavailableAfter: cfg.Defaults.UnavailableAfter, Redact: d.red.Redact,
 	}, jobs)
 	if err != nil {
-		st.Close()
 		return nil, err
 	}
 	return d, nil
@@ -183,19 +190,19 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err := d.restore(ctx); err != nil {
 		d.log.Warn("could not restore the last published devices", "err", err)
 	}
-	d.mqtt.Handle(d.topics.BaseTopic+"/+/+/set", d.onCommand)
+	d.mqtt.Subscribe(mqtt.Subscription{Filter: d.topics.BaseTopic + "/+/+/set", Handler: d.onCommand})
 	d.mqtt.Start()
-	d.infoKick <- struct{}{} // publish bridge/info once at start, even with no accounts
 	bg, stopBG := context.WithCancel(context.Background())
 	d.alerts.Start()
 	d.startGroups(bg)
-	d.wg.Add(4)
-	go d.infoLoop(bg)
-	go d.bridgeLoop(bg)
-	go d.maintenanceLoop(bg)
-	go d.alertLoop(bg)
+	d.infoLoop.Kick() // publish bridge/info once at start, even with no accounts
+	d.loop(bg, d.infoLoop.run)
+	d.loop(bg, d.bridgeLoop.run)
+	d.loop(bg, periodic{clock: clock.Real{}, every: 24 * time.Hour, atStart: true, fn: d.prune}.run)
+	d.loop(bg, periodic{clock: clock.Real{}, every: HealthInterval, atStart: true, fn: func(context.Context) { d.writeHealth() }}.run)
+	d.loop(bg, periodic{clock: d.clock, every: AlertTick, fn: d.alertTick}.run)
 	d.poller.Start(bg)
-	d.log.Info("accountbridge running", "version", Version, "accounts", len(d.accounts),
+	d.log.Info("accountbridge running", "version", version.String(), "accounts", len(d.accounts),
 		"broker", d.cfg.MQTT.Broker, "base_topic", d.topics.BaseTopic, "store", d.cfg.Store.Path)
 
 	<-ctx.Done()
@@ -240,19 +247,19 @@ func (d *Daemon) restore(ctx context.Context) error {
 		acct, ok := configured[rec.Account]
 		if !ok && rec.Account != bridge.Kind && !groupJobs[rec.Account] {
 			d.log.Info("removing the device of an account no longer configured", "account", rec.Account, "device", rec.DeviceID)
-			d.mqtt.RemoveDevice(rec.DeviceID)
+			d.pub.RemoveDevice(rec.DeviceID)
 			if err := d.store.DeleteDevice(ctx, rec.DeviceID); err != nil {
 				return err
 			}
 			gone[rec.Account] = true
 			continue
 		}
-		dev, err := mqtt.DecodeModel(rec.Model)
+		dev, err := hapublish.DecodeModel(rec.Model)
 		if err != nil {
 			d.log.Warn("stored device unreadable; it is rebuilt by the next poll", "device", rec.DeviceID, "err", err)
 			continue
 		}
-		if err := d.mqtt.Restore(rec.Account, dev, rec.State); err != nil {
+		if err := d.pub.Restore(rec.Account, dev, rec.State); err != nil {
 			d.log.Warn("stored device not restored", "device", rec.DeviceID, "err", err)
 			continue
 		}
@@ -260,7 +267,7 @@ func (d *Daemon) restore(ctx context.Context) error {
 		d.owners[rec.DeviceID] = rec.Account
 		d.mu.Unlock()
 		if acct != nil && !acct.IsEnabled() {
-			d.mqtt.SetAccountAvailable(rec.Account, false)
+			d.pub.SetAccountAvailable(rec.Account, false)
 		}
 	}
 	for account := range gone {
@@ -372,7 +379,7 @@ func (d *Daemon) Snapshot(ctx context.Context, snap providers.Snapshot) {
 		d.owners[dev.ID] = snap.Account
 	}
 	d.mu.Unlock()
-	changes, removed, err := d.mqtt.PublishSnapshot(snap)
+	changes, removed, err := d.pub.PublishSnapshot(snap)
 	defer d.alerts.Dispatch(fired)
 	if err != nil {
 		d.log.Error("snapshot not fully published", "account", snap.Account, "err", err)
@@ -424,23 +431,17 @@ func (d *Daemon) Status(_ context.Context, st poller.Status) {
 	if failed {
 		// A failed poll: show the error on the account's main device, keeping its last values.
 		msg := d.red.Redact(st.LastErrorKind + ": " + st.LastError)
-		if _, err := d.mqtt.PatchState(st.Account, mainID, map[string]any{"last_error": msg}); err != nil {
+		if _, err := d.pub.PatchState(st.Account, mainID, map[string]any{"last_error": msg}); err != nil {
 			d.log.Warn("last error not published", "account", st.Account, "device", mainID, "err", err)
 		}
 	}
 	if st.State != "pending" && (!had || prev.Available != st.Available || prev.State == "pending") {
-		d.mqtt.SetAccountAvailable(st.Account, st.Available)
+		d.pub.SetAccountAvailable(st.Account, st.Available)
 	}
 	if !had || prev.State != st.State || prev.LastError != st.LastError || prev.Available != st.Available {
-		select {
-		case d.bridgeKick <- struct{}{}:
-		default:
-		}
+		d.bridgeLoop.Kick()
 	}
-	select {
-	case d.infoKick <- struct{}{}:
-	default:
-	}
+	d.infoLoop.Kick()
 }
 
 // updateAlerts re-publishes the alert values (problem sensors) of one device of account;
@@ -451,7 +452,7 @@ func (d *Daemon) updateAlerts(account string, model providers.Device) {
 	if len(aug.Values) == 0 {
 		return
 	}
-	if _, err := d.mqtt.PatchState(account, model.ID, aug.Values); err != nil {
+	if _, err := d.pub.PatchState(account, model.ID, aug.Values); err != nil {
 		d.log.Warn("alert state not published", "account", account, "device", model.ID, "err", err)
 	}
 }
@@ -475,7 +476,7 @@ func (d *Daemon) bridgeStats() bridge.Stats {
 	defer d.mu.Unlock()
 	// Counted as statuses arrive (Status): this runs after every state change of an
 	// account, so it must not walk every account.
-	return bridge.Stats{Version: Version, Started: d.started, AccountsTotal: len(d.accounts),
+	return bridge.Stats{Version: version.String(), Started: d.started, AccountsTotal: len(d.accounts),
 		LastCycle: d.cycle.last, MQTTReconnects: d.mqtt.Reconnects(),
 		AccountsOK: d.byState[poller.StateOK], AccountsQuarantined: d.byState[poller.StateQuarantined],
 		AccountsFailing: d.byState[poller.StateFailing], AlertsExpired: d.alerts.Expired()}
@@ -484,27 +485,8 @@ func (d *Daemon) bridgeStats() bridge.Stats {
 // publishBridge refreshes the bridge device between its own scheduled polls, so account
 // counts change in HA as soon as an account changes state.
 func (d *Daemon) publishBridge() {
-	_, _, _ = d.mqtt.PublishSnapshot(providers.Snapshot{Account: bridge.Kind, Time: d.clock.Now(),
+	_, _, _ = d.pub.PublishSnapshot(providers.Snapshot{Account: bridge.Kind, Time: d.clock.Now(),
 		Devices: d.localize(bridge.Kind, []providers.Device{bridge.Device(d.bridgeStats())})})
-}
-
-// bridgeLoop runs publishBridge when accounts change state: at once, then at most once a
-// second (a first cycle of many accounts changes the counts with every poll).
-func (d *Daemon) bridgeLoop(ctx context.Context) {
-	defer d.wg.Done()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-d.bridgeKick:
-			d.publishBridge()
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(time.Second):
-			}
-		}
-	}
 }
 
 // setupAlerts builds the alert engine with the outputs the config asks for and loads its
@@ -535,35 +517,27 @@ func (d *Daemon) setupAlerts(ctx context.Context) error {
 // AlertTick is how often grace periods and reminders are checked between polls.
 const AlertTick = 30 * time.Second
 
-// alertLoop fires alerts whose grace period ran out between two polls of their account.
-func (d *Daemon) alertLoop(ctx context.Context) {
-	defer d.wg.Done()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-d.clock.After(AlertTick):
-		}
-		fired := d.alerts.Tick(ctx)
-		if len(fired) == 0 {
-			continue
-		}
-		// Their problem sensors change: re-publish the devices concerned.
-		d.mu.Lock()
-		var devs []providers.Device
-		seen := map[string]bool{}
-		for _, a := range fired {
-			if dev, ok := d.devices[a.Device]; ok && !seen[a.Device] {
-				seen[a.Device] = true
-				devs = append(devs, dev)
-			}
-		}
-		d.mu.Unlock()
-		for _, dev := range devs {
-			d.updateAlerts(d.ownerOf(dev.ID), dev)
-		}
-		d.alerts.Dispatch(fired)
+// alertTick fires alerts whose grace period ran out between two polls of their account.
+func (d *Daemon) alertTick(ctx context.Context) {
+	fired := d.alerts.Tick(ctx)
+	if len(fired) == 0 {
+		return
 	}
+	// Their problem sensors change: re-publish the devices concerned.
+	d.mu.Lock()
+	var devs []providers.Device
+	seen := map[string]bool{}
+	for _, a := range fired {
+		if dev, ok := d.devices[a.Device]; ok && !seen[a.Device] {
+			seen[a.Device] = true
+			devs = append(devs, dev)
+		}
+	}
+	d.mu.Unlock()
+	for _, dev := range devs {
+		d.updateAlerts(d.ownerOf(dev.ID), dev)
+	}
+	d.alerts.Dispatch(fired)
 }
 
 func (d *Daemon) ownerOf(device string) string {
@@ -681,7 +655,7 @@ type AccountInfo struct {
 }
 
 func (d *Daemon) info() Info {
-	in := Info{Version: Version, Started: d.started, Accounts: make([]AccountInfo, 0, len(d.accounts))}
+	in := Info{Version: version.String(), Started: d.started, Accounts: make([]AccountInfo, 0, len(d.accounts))}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	devices := make(map[string][]string, len(d.accounts))
@@ -714,7 +688,7 @@ func (d *Daemon) publishInfo() int {
 		d.log.Error("bridge info not encoded", "err", err)
 		return 0
 	}
-	d.mqtt.SetRetained(d.topics.BaseTopic+"/bridge/info", b)
+	d.pub.SetRetained(d.topics.BaseTopic+"/bridge/info", b)
 	return len(b)
 }
 
@@ -728,46 +702,6 @@ func infoInterval(size int) time.Duration {
 	return max(time.Second, time.Duration(size)*time.Second/InfoRate)
 }
 
-// infoLoop publishes <base>/bridge/info at most once per infoInterval, however many
-// accounts change state at once.
-func (d *Daemon) infoLoop(ctx context.Context) {
-	defer d.wg.Done()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-d.infoKick:
-			size := d.publishInfo()
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(infoInterval(size)):
-			}
-		}
-	}
-}
-
-// maintenanceLoop prunes old poll runs and writes the health file.
-func (d *Daemon) maintenanceLoop(ctx context.Context) {
-	defer d.wg.Done()
-	prune := time.NewTicker(24 * time.Hour)
-	health := time.NewTicker(HealthInterval)
-	defer prune.Stop()
-	defer health.Stop()
-	d.prune(ctx)
-	d.writeHealth()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-prune.C:
-			d.prune(ctx)
-		case <-health.C:
-			d.writeHealth()
-		}
-	}
-}
-
 func (d *Daemon) prune(ctx context.Context) {
 	n, err := d.store.PruneRuns(ctx, d.clock.Now().Add(-d.cfg.Store.RunRetention.D()))
 	if err != nil {
@@ -775,54 +709,4 @@ func (d *Daemon) prune(ctx context.Context) {
 	} else if n > 0 {
 		d.log.Debug("pruned poll runs", "count", n)
 	}
-}
-
-// HealthInterval is how often the daemon writes its health file.
-const HealthInterval = 30 * time.Second
-
-// Health is the content of the health file read by `bridge health` (the Docker healthcheck).
-type Health struct {
-	Time          time.Time `json:"time"`
-	MQTTConnected bool      `json:"mqtt_connected"`
-	LastPoll      time.Time `json:"last_poll,omitzero"`
-	PID           int       `json:"pid"`
-}
-
-// HealthPath is where the daemon with this config writes its health file.
-func HealthPath(cfg *config.Config) string {
-	return filepath.Join(filepath.Dir(cfg.Store.Path), "health.json")
-}
-
-func (d *Daemon) writeHealth() {
-	d.mu.Lock()
-	h := Health{Time: time.Now(), MQTTConnected: d.mqtt.Connected(), LastPoll: d.lastPoll, PID: os.Getpid()}
-	d.mu.Unlock()
-	b, _ := json.Marshal(h)
-	path := HealthPath(d.cfg)
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err == nil {
-		err = os.Rename(tmp, path)
-		if err != nil {
-			d.log.Debug("health file not written", "err", err)
-		}
-	}
-}
-
-// CheckHealth reads the health file: healthy when it is fresh and MQTT is connected.
-func CheckHealth(cfg *config.Config, now time.Time) error {
-	b, err := os.ReadFile(HealthPath(cfg))
-	if err != nil {
-		return fmt.Errorf("no health file (is the daemon running?): %w", err)
-	}
-	var h Health
-	if err := json.Unmarshal(b, &h); err != nil {
-		return fmt.Errorf("health file unreadable: %w", err)
-	}
-	if age := now.Sub(h.Time); age > 3*HealthInterval {
-		return fmt.Errorf("health file is %s old: the daemon is stuck or stopped", age.Round(time.Second))
-	}
-	if !h.MQTTConnected {
-		return errors.New("not connected to the MQTT broker")
-	}
-	return nil
 }

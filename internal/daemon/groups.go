@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strings"
-	"time"
 
 	"github.com/accountbridge/accountbridge/internal/config"
-	"github.com/accountbridge/accountbridge/internal/logging"
+	"github.com/accountbridge/accountbridge/internal/mqtt"
 	"github.com/accountbridge/accountbridge/internal/poller"
 	"github.com/accountbridge/accountbridge/internal/providers"
 )
@@ -23,9 +21,8 @@ type Group struct {
 }
 
 // BuildGroups builds the group of every kind that declares one and has enabled accounts.
-// publish may be nil when only validating (`bridge check`).
-func BuildGroups(cfg *config.Config, accounts []Account, log *slog.Logger, red *logging.Redactor,
-	kv func(name string) providers.KV, now func() time.Time, publish func(topic string, payload []byte, retained bool) error) ([]Group, error) {
+func BuildGroups(cfg *config.Config, accounts []Account, opts BuildOptions) ([]Group, error) {
+	opts = opts.withDefaults()
 	members := map[string][]providers.GroupMember{}
 	var kinds []string
 	for _, a := range accounts {
@@ -40,26 +37,19 @@ func BuildGroups(cfg *config.Config, accounts []Account, log *slog.Logger, red *
 			Provider: a.Provider,
 		})
 	}
-	if publish == nil {
-		publish = func(string, []byte, bool) error { return errors.New("not publishing while validating") }
-	}
 	var groups []Group
 	var errs config.Errors
 	for _, kind := range kinds {
 		info, _ := providers.Lookup(kind)
 		job := "@" + kind
-		var store providers.KV = &providers.MemoryKV{}
-		if kv != nil {
-			store = kv(job)
-		}
 		section := cfg.Section(kind)
 		g, err := info.Group(members[kind], providers.GroupDeps{
-			Logger:  log.With("group", kind),
-			KV:      store,
-			Now:     now,
-			Decode:  func(v any) error { return section.Decode(v, red.AddSecret) },
-			Publish: publish,
-			Secret:  red.AddSecret,
+			Logger:  opts.Logger.With("group", kind),
+			KV:      opts.KV(job),
+			Now:     opts.Now,
+			Decode:  func(v any) error { return section.Decode(v, opts.Redactor.AddSecret) },
+			Publish: opts.Publish,
+			Secret:  opts.Redactor.AddSecret,
 		})
 		if err != nil {
 			var ce config.Errors
@@ -100,9 +90,9 @@ func (d *Daemon) startGroups(ctx context.Context) {
 	base := d.topics.BaseTopic + "/"
 	for _, g := range d.groups {
 		for _, filter := range g.Group.Topics() {
-			d.mqtt.Handle(base+filter, func(topic string, payload []byte) {
+			d.mqtt.Subscribe(mqtt.Subscription{Filter: base + filter, Handler: func(topic string, payload []byte) {
 				g.Group.Handle(ctx, strings.TrimPrefix(topic, base), payload)
-			})
+			}})
 		}
 		d.wg.Add(1)
 		go func() {

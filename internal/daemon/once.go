@@ -24,7 +24,7 @@ func PollOnce(ctx context.Context, cfg *config.Config, log *slog.Logger, red *lo
 		return nil, err
 	}
 	defer st.Close()
-	accounts, err := BuildAccounts(cfg, log, red, func(id string) providers.KV { return st.KV(id) }, time.Now)
+	accounts, err := BuildAccounts(cfg, BuildOptions{Logger: log, Redactor: red, KV: func(id string) providers.KV { return st.KV(id) }})
 	if err != nil {
 		return nil, err
 	}

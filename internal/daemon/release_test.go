@@ -2,13 +2,10 @@ package daemon_test
 
 import (
 	"fmt"
-	"log/slog"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/accountbridge/accountbridge/internal/daemon"
-	"github.com/accountbridge/accountbridge/internal/logging"
 	"github.com/accountbridge/accountbridge/internal/providers"
 )
 
@@ -32,7 +29,7 @@ func init() {
 func TestDecodeOnlyWhileBuilding(t *testing.T) {
 	e := newEnv(t)
 	cfg := e.config("  - id: k1\n    provider: testkeeper\n    balance: 2\n")
-	if _, err := daemon.BuildAccounts(cfg, slog.New(slog.DiscardHandler), logging.NewRedactor(), nil, time.Now); err != nil {
+	if _, err := daemon.BuildAccounts(cfg, daemon.BuildOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	var s fakeSettings
@@ -40,7 +37,7 @@ func TestDecodeOnlyWhileBuilding(t *testing.T) {
 		t.Errorf("Decode after the factory returned: %v", err)
 	}
 	// The config itself is untouched: it builds again.
-	if _, err := daemon.BuildAccounts(cfg, slog.New(slog.DiscardHandler), logging.NewRedactor(), nil, time.Now); err != nil {
+	if _, err := daemon.BuildAccounts(cfg, daemon.BuildOptions{}); err != nil {
 		t.Errorf("second build: %v", err)
 	}
 }

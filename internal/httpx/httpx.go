@@ -15,10 +15,9 @@ import (
 	"strings"
 	"sync"
 	"time"
-)
 
-// Version is reported in the default User-Agent; the main package sets it.
-var Version = "dev"
+	"github.com/accountbridge/accountbridge/internal/version"
+)
 
 // Defaults for zero Options fields.
 const (
@@ -134,9 +133,9 @@ func New(opts Options) (*http.Client, error) {
 // DefaultUserAgent is the User-Agent sent when Options.UserAgent is empty.
 func DefaultUserAgent(provider string) string {
 	if provider == "" {
-		return "accountbridge/" + Version + " (+https://github.com/accountbridge/accountbridge)"
+		return "accountbridge/" + version.String() + " (+https://github.com/accountbridge/accountbridge)"
 	}
-	return "accountbridge/" + Version + " (+https://github.com/accountbridge/accountbridge; " + provider + ")"
+	return "accountbridge/" + version.String() + " (+https://github.com/accountbridge/accountbridge; " + provider + ")"
 }
 
 // proxyFunc turns Options.Proxy into a Transport.Proxy. An empty setting

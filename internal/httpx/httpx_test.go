@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/accountbridge/accountbridge/internal/httpx"
+	"github.com/accountbridge/accountbridge/internal/version"
 )
 
 func newClient(t *testing.T, opts httpx.Options) *http.Client {
@@ -55,7 +56,7 @@ func TestUserAgent(t *testing.T) {
 	defer srv.Close()
 
 	def := newClient(t, httpx.Options{Provider: "telecom"})
-	want := "accountbridge/" + httpx.Version + " (+https://github.com/accountbridge/accountbridge; telecom)"
+	want := "accountbridge/" + version.String() + " (+https://github.com/accountbridge/accountbridge; telecom)"
 	if got := get(t, def, srv.URL, nil); got != want {
 		t.Errorf("default UA = %q, want %q", got, want)
 	}

@@ -1,4 +1,4 @@
-package mqtt
+package hapublish
 
 import (
 	"bytes"
@@ -9,7 +9,7 @@ import (
 
 // A kept state reads back exactly, is recognised as the same payload, and is smaller.
 func TestKeptState(t *testing.T) {
-	cl := &Client{seed: maphash.MakeSeed()}
+	p := &Publisher{seed: maphash.MakeSeed()}
 	var b bytes.Buffer
 	b.WriteString(`{"balance":12.5`)
 	for i := range 40 {
@@ -17,25 +17,25 @@ func TestKeptState(t *testing.T) {
 	}
 	b.WriteString(`,"last_error":""}`)
 	state := b.Bytes()
-	k := cl.keepState(state)
+	k := p.keepState(state)
 	if got := k.bytes(); !bytes.Equal(got, state) {
 		t.Fatalf("read back %q", got)
 	}
 	if len(k.z) >= len(state)/2 {
 		t.Errorf("kept %d bytes of a %d-byte state", len(k.z), len(state))
 	}
-	if !k.same(cl, bytes.Clone(state)) {
+	if !k.same(p, bytes.Clone(state)) {
 		t.Error("the same payload is not recognised")
 	}
 	changed := bytes.Replace(state, []byte(`12.5`), []byte(`12.6`), 1)
-	if k.same(cl, changed) || k.same(cl, state[:len(state)-1]) || k.same(cl, nil) {
+	if k.same(p, changed) || k.same(p, state[:len(state)-1]) || k.same(p, nil) {
 		t.Error("a different payload counts as the same")
 	}
 	var none keptState
-	if none.bytes() != nil || none.same(cl, []byte("{}")) {
+	if none.bytes() != nil || none.same(p, []byte("{}")) {
 		t.Error("no state reads back as something")
 	}
-	if cl.keepState(nil).z != nil {
+	if p.keepState(nil).z != nil {
 		t.Error("a nil state is kept")
 	}
 }
@@ -66,31 +66,31 @@ func TestKeepTopics(t *testing.T) {
 
 // The device index of an account stays sorted through additions, moves and removals.
 func TestAccountIndex(t *testing.T) {
-	cl := &Client{devices: map[string]*device{}, accounts: map[string][]string{}}
+	p := &Publisher{devices: map[string]*device{}, accounts: map[string][]string{}}
 	add := func(id, account string) {
-		d, ok := cl.devices[id]
+		d, ok := p.devices[id]
 		if !ok {
 			d = &device{}
-			cl.devices[id] = d
+			p.devices[id] = d
 		}
-		cl.setAccountLocked(id, d, account)
+		p.setAccountLocked(id, d, account)
 	}
 	add("c", "a")
 	add("a", "a")
 	add("b", "a")
 	add("a", "a")
 	add("x", "b")
-	if got := fmt.Sprint(cl.accounts); got != "map[a:[a b c] b:[x]]" {
+	if got := fmt.Sprint(p.accounts); got != "map[a:[a b c] b:[x]]" {
 		t.Fatalf("index %s", got)
 	}
 	add("b", "b") // moves to account b
-	cl.deleteLocked("a")
-	cl.deleteLocked("x")
-	if got := fmt.Sprint(cl.accounts); got != "map[a:[c] b:[b]]" {
+	p.deleteLocked("a")
+	p.deleteLocked("x")
+	if got := fmt.Sprint(p.accounts); got != "map[a:[c] b:[b]]" {
 		t.Errorf("index %s", got)
 	}
-	cl.deleteLocked("c")
-	if _, ok := cl.accounts["a"]; ok {
+	p.deleteLocked("c")
+	if _, ok := p.accounts["a"]; ok {
 		t.Error("an account without devices stays in the index")
 	}
 }

@@ -1,4 +1,4 @@
-package mqtt
+package hapublish
 
 import (
 	"bytes"
@@ -29,7 +29,7 @@ var (
 	inflaters sync.Pool // io.ReadCloser implementing flate.Resetter
 )
 
-func (cl *Client) keepState(state []byte) keptState {
+func (p *Publisher) keepState(state []byte) keptState {
 	if state == nil {
 		return keptState{}
 	}
@@ -40,12 +40,12 @@ func (cl *Client) keepState(state []byte) keptState {
 	_, _ = w.Write(state) // a bytes.Buffer does not fail
 	_ = w.Close()
 	deflaters.Put(w)
-	return keptState{z: bytes.Clone(buf.Bytes()), n: len(state), hash: maphash.Bytes(cl.seed, state)}
+	return keptState{z: bytes.Clone(buf.Bytes()), n: len(state), hash: maphash.Bytes(p.seed, state)}
 }
 
 // same reports whether state is the kept payload.
-func (k keptState) same(cl *Client, state []byte) bool {
-	return k.z != nil && state != nil && len(state) == k.n && maphash.Bytes(cl.seed, state) == k.hash
+func (k keptState) same(p *Publisher, state []byte) bool {
+	return k.z != nil && state != nil && len(state) == k.n && maphash.Bytes(p.seed, state) == k.hash
 }
 
 // bytes inflates the kept payload; nil when there is none.

@@ -1,20 +1,26 @@
-package mqtt
+package hapublish
 
 import (
 	"testing"
 
 	"github.com/accountbridge/accountbridge/internal/discovery"
+	"github.com/accountbridge/accountbridge/internal/mqtt"
 	"github.com/accountbridge/accountbridge/internal/providers"
 )
+
+// unconnected is a publisher on a client that never connects.
+func unconnected(b *testing.B) *Publisher {
+	conn, err := mqtt.New(mqtt.Options{Broker: "tcp://127.0.0.1:1", AvailabilityTopic: "ab/bridge/availability", QoS: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return New(conn, Options{Discovery: true, Topics: discovery.Options{BaseTopic: "ab", DiscoveryPrefix: "ha", QoS: 1}})
+}
 
 // BenchmarkPublishUnchanged measures what every poll with unchanged data costs: build the
 // discovery config and the state, compare with the last published, send nothing.
 func BenchmarkPublishUnchanged(b *testing.B) {
-	cl, err := New(Options{Broker: "tcp://127.0.0.1:1", Discovery: true,
-		Topics: discovery.Options{BaseTopic: "ab", DiscoveryPrefix: "ha", QoS: 1}})
-	if err != nil {
-		b.Fatal(err)
-	}
+	cl := unconnected(b)
 	dev := providers.Device{ID: "gas_home", Name: "Gas", Values: map[string]any{}}
 	for _, k := range []string{"balance", "meter", "today", "month", "year", "price"} {
 		dev.Entities = append(dev.Entities, providers.Entity{Key: k, Name: k, Component: providers.Sensor, StateClass: "measurement"})
@@ -34,11 +40,7 @@ func BenchmarkPublishUnchanged(b *testing.B) {
 // state, detect the change, queue the state message (not connected here, so nothing
 // leaves the process: the broker round trip is what bench/load measures).
 func BenchmarkPublishChanged(b *testing.B) {
-	cl, err := New(Options{Broker: "tcp://127.0.0.1:1", Discovery: true,
-		Topics: discovery.Options{BaseTopic: "ab", DiscoveryPrefix: "ha", QoS: 1}})
-	if err != nil {
-		b.Fatal(err)
-	}
+	cl := unconnected(b)
 	dev := providers.Device{ID: "gas_home", Name: "Gas", Values: map[string]any{}}
 	for _, k := range []string{"balance", "meter", "today", "month", "year", "price"} {
 		dev.Entities = append(dev.Entities, providers.Entity{Key: k, Name: k, Component: providers.Sensor, StateClass: "measurement"})
