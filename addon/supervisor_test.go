@@ -5,7 +5,6 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -93,14 +92,12 @@ func TestOptionsPassTheSupervisor(t *testing.T) {
 			if err != nil {
 				t.Fatalf("the app would not start with %s: %v", written, err)
 			}
-			kv := func(string) providers.KV { return &providers.MemoryKV{} }
-			red := logging.NewRedactor()
-			accounts, err := daemon.BuildAccounts(cfg, discard(), red, kv, time.Now)
+			build := daemon.BuildOptions{Logger: discard(), Redactor: logging.NewRedactor()}
+			accounts, err := daemon.BuildAccounts(cfg, build)
 			if err != nil {
 				t.Fatalf("accounts: %v", err)
 			}
-			if _, err := daemon.BuildGroups(cfg, accounts, discard(), red, kv, time.Now,
-				func(string, []byte, bool) error { return nil }); err != nil {
+			if _, err := daemon.BuildGroups(cfg, accounts, build); err != nil {
 				t.Fatalf("groups: %v", err)
 			}
 		})
