@@ -22,7 +22,7 @@ mkdir -p "$ctx/etc/ssl/certs" "$ctx/data"
 echo "== static bridge $VERSION"
 CGO_ENABLED=1 "$GO" build -trimpath -buildvcs=false \
   -tags 'osusergo,netgo,sqlite_omit_load_extension' \
-  -ldflags "-s -w -X main.version=$VERSION -linkmode external -extldflags -static" \
+  -ldflags "-s -w -X github.com/accountbridge/accountbridge/internal/version.build=$VERSION -linkmode external -extldflags -static" \
   -o "$ctx/bridge" ./cmd/bridge
 if command -v file >/dev/null 2>&1 && ! file "$ctx/bridge" | grep -q 'statically linked'; then
   echo "image: the bridge is not statically linked: $(file "$ctx/bridge")" >&2; exit 1
