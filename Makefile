@@ -3,7 +3,7 @@ GO      ?= go
 VERSION ?= $(shell sed -n 's/^const Version = "\(.*\)"/\1/p' internal/version/version.go)
 LDFLAGS := -s -w -X github.com/accountbridge/accountbridge/internal/version.build=$(VERSION)
 
-.PHONY: all build test lint bench clean e2e-nodered image image-test
+.PHONY: all build test lint bench clean e2e-nodered image image-test actionlint
 
 all: build
 
@@ -62,6 +62,11 @@ image:
 # own dockerd when needed (scripts/image-test.sh).
 image-test:
 	GO=$(GO) bash scripts/image-test.sh
+
+# The GitHub workflows (.github/workflows), linted with actionlint from the Go module proxy.
+ACTIONLINT_VERSION ?= v1.7.12
+actionlint:
+	$(GO) run github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
 
 clean:
 	rm -rf bin
