@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"os"
 	"reflect"
@@ -53,6 +54,7 @@ type Config struct {
 	// Shard is this instance's share of the accounts when several instances share one
 	// broker and base topic (docs/scaling.md); default 0 of 1: every account.
 	Shard shard.Shard `yaml:"shard"`
+	Web   Web         `yaml:"web"`
 	// Sections are the top-level blocks owned by provider kinds (LoadOptions.Sections, e.g.
 	// the SMS router's `sms:`), by kind; each is decoded by its owner.
 	Sections map[string]Section `yaml:"-"`
@@ -83,6 +85,12 @@ type MQTT struct {
 
 // DiscoveryEnabled reports whether Home Assistant discovery messages are published.
 func (m MQTT) DiscoveryEnabled() bool { return m.Discovery == nil || *m.Discovery }
+
+// Web is the web UI the daemon serves (internal/web); off when Listen is empty.
+type Web struct {
+	Listen string `yaml:"listen"`              // host:port, e.g. 127.0.0.1:8099
+	Token  string `yaml:"token" secret:"true"` // required on a non-loopback address; token_file works
+}
 
 // Store is the SQLite state file.
 type Store struct {
@@ -341,6 +349,12 @@ func (c *Config) validate(d *decoder, providers []string) {
 	check("mqtt.keepalive", m.KeepAlive.D() >= time.Second, "must be at least 1s, got %s", m.KeepAlive)
 	check("mqtt.birth_delay", m.BirthDelay >= 0, "must not be negative, got %s", m.BirthDelay)
 
+	if c.Web.Listen != "" {
+		host, _, err := net.SplitHostPort(c.Web.Listen)
+		check("web.listen", err == nil, "expected host:port, e.g. 127.0.0.1:8099")
+		check("web.listen", err != nil || c.Web.Token != "" || isLoopback(host),
+			"a token is required when web.listen is not a loopback address (anyone on the network could use the UI)")
+	}
 	check("language", c.Language == "en" || c.Language == "zh", "expected en or zh, got %q", c.Language)
 	c.validateAlerts(check)
 	check("store.run_retention", c.Store.RunRetention > 0, "must be greater than 0, got %s", c.Store.RunRetention)
@@ -415,6 +429,15 @@ func (c *Config) validate(d *decoder, providers []string) {
 			add("timeout", "must not be negative, got %s", a.Timeout)
 		}
 	}
+}
+
+// isLoopback: "localhost" or a loopback IP; "" and 0.0.0.0 listen on every interface.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // checkURL validates a broker or proxy URL and returns its password, if any, so it can

@@ -717,3 +717,48 @@ func TestShard(t *testing.T) {
 		})
 	}
 }
+
+func TestWeb(t *testing.T) {
+	dir := t.TempDir()
+	tokenFile := filepath.Join(dir, "token")
+	if err := os.WriteFile(tokenFile, []byte("tok-from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, src, err, token string
+	}{
+		{name: "off by default", src: "language: en\n"},
+		{name: "loopback without token", src: "web:\n  listen: 127.0.0.1:8099\n"},
+		{name: "any address with token", src: "web:\n  listen: 0.0.0.0:8099\n  token: abc\n", token: "abc"},
+		{name: "token_file", src: "web:\n  listen: :8099\n  token_file: " + tokenFile + "\n", token: "tok-from-file"},
+		{name: "no token on the network", src: "web:\n  listen: 0.0.0.0:8099\n",
+			err: "config.yaml:2: web.listen: a token is required when web.listen is not a loopback address"},
+		{name: "not host:port", src: "web:\n  listen: 8099\n", err: "config.yaml:2: web.listen: expected host:port"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := Parse("config.yaml", []byte(tc.src), LoadOptions{LookupEnv: noEnv})
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Web.Token != tc.token {
+				t.Fatalf("token %q, want %q", cfg.Web.Token, tc.token)
+			}
+			if tc.token != "" {
+				if !slices.Contains(cfg.Secrets, tc.token) {
+					t.Errorf("token not among the secrets")
+				}
+				m, _ := cfg.Masked()
+				if strings.Contains(string(m), tc.token) || !strings.Contains(string(m), "token: '***'") {
+					t.Errorf("masked config:\n%s", m)
+				}
+			}
+		})
+	}
+}

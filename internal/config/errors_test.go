@@ -41,7 +41,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "unknown top-level key lists the known ones",
 			yaml: "logging:\n  level: debug\n",
-			want: []string{`config.yaml:1: logging: unknown key (known: language, mqtt, store, log, defaults, accounts, alerts, shard, sms)`},
+			want: []string{`config.yaml:1: logging: unknown key (known: language, mqtt, store, log, defaults, accounts, alerts, shard, web, sms)`},
 		},
 		{
 			name: "misspelt _file key gets a suggestion",
@@ -255,7 +255,7 @@ bogus: 1
 				`config.yaml:10: accounts[1].id: duplicate id "main" (first at line 7)`,
 				`config.yaml:11: accounts[1].provider: unknown provider "gaz" (did you mean "gas"?)`,
 				`config.yaml:12: accounts[1].timeout: expected a duration like 30s or 1h, got "1 hour"`,
-				`config.yaml:13: bogus: unknown key (known: language, mqtt, store, log, defaults, accounts, alerts, shard, sms)`,
+				`config.yaml:13: bogus: unknown key (known: language, mqtt, store, log, defaults, accounts, alerts, shard, web, sms)`,
 			},
 		},
 	}

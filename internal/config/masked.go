@@ -82,6 +82,15 @@ func (c *Config) Masked() ([]byte, error) {
 		return nil, err
 	}
 	add("alerts", an)
+	if c.Web.Listen != "" {
+		w := c.Web
+		maskTagged(reflect.ValueOf(&w).Elem())
+		wn, err := encode(w)
+		if err != nil {
+			return nil, err
+		}
+		add("web", wn)
+	}
 	for _, kind := range slices.Sorted(maps.Keys(c.Sections)) {
 		add(kind, maskedCopy(c.Sections[kind].node, false))
 	}
