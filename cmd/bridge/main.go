@@ -38,7 +38,7 @@ Usage:
   bridge once [-c config.yaml] [ID]    poll every account (or account ID) once, print JSON; no MQTT
   bridge reset [-c config.yaml] ID     lift account ID's quarantine and backoff (takes effect at the next start)
   bridge health [-c config.yaml]       exit 0 when the running daemon is healthy (Docker healthcheck)
-  bridge demo [--broker URL] [--data DIR] [--every 10s]  fake upstreams, a broker and the daemon, all on this machine
+  bridge demo [--broker URL] [--data DIR] [--every 10s] [--web ADDR]  fake upstreams, a broker and the daemon (and its web UI), all on this machine
   bridge demo --fakes-only [--data DIR] [--accounts N]  only the fake upstreams, and DIR/config.yaml for them
   bridge version                       print the version
 
@@ -68,6 +68,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fs.DurationVar(&demoOpts.Every, "every", 10*time.Second, "poll interval of the demo accounts")
 		fs.BoolVar(&demoOpts.FakesOnly, "fakes-only", false, "start only the fake upstreams and write DIR/config.yaml for them (no broker, no daemon)")
 		fs.IntVar(&demoOpts.Accounts, "accounts", 0, "accounts per provider (default: one each, three SMS platforms)")
+		fs.StringVar(&demoOpts.Web, "web", "127.0.0.1:0", "serve the web UI on this address (default: a free loopback port; off: no UI)")
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -116,16 +117,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	switch cmd {
 	case "check":
-		accounts, err := daemon.BuildAccounts(cfg, daemon.BuildOptions{Logger: log, Redactor: red})
-		if err == nil {
-			_, err = daemon.BuildGroups(cfg, accounts, daemon.BuildOptions{Logger: log, Redactor: red})
-		}
-		if err != nil {
+		// daemon.Check is also what the web UI's config editor runs before saving.
+		if err := daemon.Check(cfg, log, red); err != nil {
 			fmt.Fprintln(stderr, err)
-			return exitConfig
-		}
-		if _, err := daemon.TLSConfig(cfg.MQTT); err != nil {
-			fmt.Fprintf(stderr, "%s: %v\n", path, err)
 			return exitConfig
 		}
 		masked, err := cfg.Masked()
@@ -201,7 +195,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		log.Error("stopped before an MQTT broker was found", "err", err)
 		return exitFailure
 	}
-	d, err := daemon.New(ctx, daemon.Options{Config: cfg, Logger: log, Redactor: red})
+	// Inside the Home Assistant app the UI is the ingress panel.
+	d, err := daemon.New(ctx, daemon.Options{Config: cfg, Logger: log, Redactor: red, WebIngress: os.Getenv("SUPERVISOR_TOKEN") != ""})
 	if err != nil {
 		var ce config.Errors
 		if errors.As(err, &ce) {

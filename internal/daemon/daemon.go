@@ -24,6 +24,7 @@ import (
 	"github.com/accountbridge/accountbridge/internal/providers/bridge"
 	"github.com/accountbridge/accountbridge/internal/store"
 	"github.com/accountbridge/accountbridge/internal/version"
+	"github.com/accountbridge/accountbridge/internal/web"
 )
 
 // Options for New. Config is required; the rest have production defaults.
@@ -33,6 +34,11 @@ type Options struct {
 	Logger   *slog.Logger
 	Redactor *logging.Redactor
 	Clock    clock.Clock
+	// WebListen overrides web.listen (bridge demo --web).
+	WebListen string
+	// WebIngress: running as the Home Assistant app; the UI listens on WebIngressPort
+	// unless web.listen says otherwise, and only the Supervisor's ingress proxy may use it.
+	WebIngress bool
 }
 
 // Daemon is the running bridge.
@@ -65,7 +71,10 @@ type Daemon struct {
 
 	infoLoop   *throttled // publishes <base>/bridge/info when kicked
 	bridgeLoop *throttled // publishes the bridge device when kicked
-	wg         sync.WaitGroup
+
+	web     *web.Server   // nil when the UI is off
+	history *alertHistory // the UI's alert history; nil when the UI is off
+	wg      sync.WaitGroup
 }
 
 // cycle measures how long it takes to poll every account once: from the earliest start
@@ -138,6 +147,9 @@ func New(ctx context.Context, opts Options) (_ *Daemon, err error) {
 		Topics: d.topics, Discovery: cfg.MQTT.DiscoveryEnabled(), StatusTopic: cfg.MQTT.StatusTopic,
 		BirthDelay: cfg.MQTT.BirthDelay.D(), Logger: d.log.With("component", "mqtt"),
 	})
+	if webListen(cfg, opts) != "" {
+		d.history = newAlertHistory(ctx, st)
+	}
 	if err := d.setupAlerts(ctx); err != nil {
 		return nil, err
 	}
@@ -180,6 +192,9 @@ func New(ctx context.Context, opts Options) (_ *Daemon, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if err = d.setupWeb(cfg, opts); err != nil {
+		return nil, err
+	}
 	return d, nil
 }
 
@@ -202,6 +217,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.loop(bg, periodic{clock: clock.Real{}, every: HealthInterval, atStart: true, fn: func(context.Context) { d.writeHealth() }}.run)
 	d.loop(bg, periodic{clock: d.clock, every: AlertTick, fn: d.alertTick}.run)
 	d.poller.Start(bg)
+	if d.web != nil {
+		d.loop(bg, func(ctx context.Context) {
+			if err := d.web.Serve(ctx); err != nil {
+				d.log.Error("web UI stopped", "err", err)
+			}
+		})
+		d.log.Info("web UI", "url", "http://"+d.web.Addr()+"/")
+	}
 	d.log.Info("accountbridge running", "version", version.String(), "accounts", len(d.accounts),
 		"broker", d.cfg.MQTT.Broker, "base_topic", d.topics.BaseTopic, "store", d.cfg.Store.Path)
 
@@ -509,6 +532,9 @@ func (d *Daemon) setupAlerts(ctx context.Context) error {
 			return err
 		}
 		notifiers = append(notifiers, hook)
+	}
+	if d.history != nil {
+		notifiers = append(notifiers, d.history)
 	}
 	d.alerts = alert.New(cfg, alert.Options{Store: d.store, Now: d.clock.Now, Logger: d.log.With("component", "alert"), Notifiers: notifiers})
 	return d.alerts.Load(ctx)

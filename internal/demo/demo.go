@@ -62,6 +62,8 @@ type Options struct {
 	// Log receives the daemon log; default os.Stderr. LogLevel defaults to info.
 	Log      io.Writer
 	LogLevel string
+	// Web is the web UI's address: "" or "127.0.0.1:0" a free loopback port, "off" none.
+	Web string
 	// Ready, when set, is called once everything runs, before the banner is printed.
 	Ready func(Info)
 	// FakesOnly starts only the fake upstreams and writes DataDir/config.yaml for them:
@@ -81,6 +83,7 @@ type Info struct {
 	ConfigPath string // the generated config
 	DataDir    string
 	Upstreams  []Upstream
+	WebURL     string // the web UI ("" when off)
 }
 
 // Upstream is one provider's fake as the demo runs it.
@@ -301,9 +304,19 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err != nil {
 		return err
 	}
-	d, err := daemon.New(ctx, daemon.Options{Config: cfg, Logger: log, Redactor: red})
+	web := o.Web
+	switch web {
+	case "":
+		web = "127.0.0.1:0"
+	case "off":
+		web = ""
+	}
+	d, err := daemon.New(ctx, daemon.Options{Config: cfg, Logger: log, Redactor: red, WebListen: web})
 	if err != nil {
 		return err
+	}
+	if addr := d.WebAddr(); addr != "" {
+		info.WebURL = "http://" + addr + "/"
 	}
 	if o.Ready != nil {
 		o.Ready(info)
@@ -371,6 +384,9 @@ func printBanner(w io.Writer, info Info, o Options) {
 		fmt.Fprintf(w, "  %-9s %s, accounts %s: %s\n", u.Provider, u.URL, strings.Join(u.Accounts, ", "), u.Alive)
 	}
 	fmt.Fprintf(w, "  config    %s\n  data      %s\n", info.ConfigPath, store)
+	if info.WebURL != "" {
+		fmt.Fprintf(w, "  web UI    %s\n", info.WebURL)
+	}
 	host := strings.TrimPrefix(info.BrokerURL, "tcp://")
 	sub, pub := "mosquitto_sub", "mosquitto_pub"
 	if host != DefaultBrokerAddr {

@@ -3,11 +3,14 @@ package demo
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"maps"
+	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -127,6 +130,27 @@ func TestDemo(t *testing.T) {
 			delete(want, m.Topic())
 		case <-deadline:
 			t.Fatalf("still missing after 90s: %v", want)
+		}
+	}
+	// The web UI on a free loopback port, named in the banner, lists every demo account.
+	if !strings.HasPrefix(info.WebURL, "http://127.0.0.1:") || !strings.Contains(out.String(), "web UI    "+info.WebURL) {
+		t.Errorf("web UI %q not in the banner:\n%s", info.WebURL, out.String())
+	} else if res, err := http.Get(info.WebURL + "api/accounts"); err != nil {
+		t.Error(err)
+	} else {
+		var accounts []struct{ ID, State string }
+		err := json.NewDecoder(res.Body).Decode(&accounts)
+		res.Body.Close()
+		var ids []string
+		for _, a := range accounts {
+			ids = append(ids, a.ID)
+		}
+		for _, u := range info.Upstreams {
+			for _, id := range u.Accounts {
+				if !slices.Contains(ids, id) {
+					t.Errorf("web UI accounts %v lack %s (%v)", ids, id, err)
+				}
+			}
 		}
 	}
 	for _, s := range []string{"mosquitto_sub -h 127.0.0.1 -p ", "accountbridge/#", "homeassistant/#", "MQTT"} {

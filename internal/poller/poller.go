@@ -30,6 +30,7 @@ const (
 	StateFailing     = "failing"
 	StateQuarantined = "quarantined"
 	StatePending     = "pending" // never polled yet
+	// StateDisabled (control.go): paused from the web UI.
 )
 
 // Error kinds the poller adds to those of providers.Kind.
@@ -76,7 +77,8 @@ type Status struct {
 	LastRun, LastOK     time.Time
 	LastErrorKind       string
 	LastError           string    // redacted
-	NextRun             time.Time // zero when quarantined
+	NextRun             time.Time // zero when quarantined or disabled
+	BackoffUntil        time.Time // no scheduled poll before this (after failures)
 	// SkippedRunning counts scheduled runs skipped since Start because the previous run of
 	// the job was still going (a schedule too tight for the upstream).
 	SkippedRunning int
@@ -116,6 +118,7 @@ type job struct {
 	// Guarded by Poller.mu.
 	state       store.AccountState
 	quarantined bool
+	paused      bool // SetEnabled(false): no polls until resumed or restarted
 	running     bool
 	next        time.Time // next scheduled run; zero when never again
 	first       bool      // next is the immediate run at Start
@@ -132,6 +135,7 @@ type Poller struct {
 	byAccount map[string]*job
 	sem       chan struct{}
 	stop      chan struct{} // closed when scheduling stops
+	wake      chan struct{} // a job became due earlier than the loop's timer (Lift, SetEnabled)
 	wg        sync.WaitGroup
 
 	mu         sync.Mutex
@@ -188,6 +192,7 @@ func New(opts Options, jobs []Job) (*Poller, error) {
 		byAccount: make(map[string]*job, len(jobs)),
 		sem:       make(chan struct{}, opts.Concurrency),
 		stop:      make(chan struct{}),
+		wake:      make(chan struct{}, 1),
 	}
 	now := opts.Clock.Now()
 	for i, jb := range jobs {
@@ -357,6 +362,7 @@ func (p *Poller) loop(ctx context.Context) {
 		select {
 		case <-timer:
 			timer = nil
+		case <-p.wake:
 		case <-p.stop:
 			return
 		case <-ctx.Done():
@@ -375,7 +381,7 @@ func (p *Poller) fire(now time.Time) time.Time {
 		return earliest
 	}
 	for _, j := range p.jobs {
-		if j.quarantined || j.next.IsZero() {
+		if j.quarantined || j.paused || j.next.IsZero() {
 			continue
 		}
 		if !j.next.After(now) {
@@ -444,7 +450,7 @@ func (p *Poller) RunNow(account string) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	j := p.byAccount[account]
-	if j == nil || !p.loaded || p.stopping || j.quarantined || j.running {
+	if j == nil || !p.loaded || p.stopping || j.quarantined || j.paused || j.running {
 		return false
 	}
 	p.spawnLocked(j)
@@ -522,9 +528,12 @@ func (p *Poller) statusLocked(j *job) Status {
 		LastOK:              st.LastOK,
 		LastErrorKind:       st.LastErrorKind,
 		LastError:           st.LastError,
+		BackoffUntil:        st.BackoffUntil,
 		SkippedRunning:      j.skipped,
 	}
 	switch {
+	case j.paused:
+		s.State = StateDisabled
 	case j.quarantined:
 		s.State = StateQuarantined
 		if s.LastError == "" {
@@ -537,7 +546,7 @@ func (p *Poller) statusLocked(j *job) Status {
 	default:
 		s.State = StateOK
 	}
-	s.Available = !j.quarantined &&
+	s.Available = !j.quarantined && !j.paused &&
 		(st.ConsecutiveFailures < p.opts.UnavailableAfter || st.LastErrorKind == kindRateLimited)
 	s.NextRun = p.nextRunLocked(j)
 	return s
@@ -545,7 +554,7 @@ func (p *Poller) statusLocked(j *job) Status {
 
 // nextRunLocked is when the loop will next start j, given its backoff.
 func (p *Poller) nextRunLocked(j *job) time.Time {
-	if j.quarantined {
+	if j.quarantined || j.paused {
 		return time.Time{}
 	}
 	if j.next.IsZero() || j.first {
