@@ -87,6 +87,12 @@ func TestOptionsPassTheSupervisor(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// make image-test starts the app image with what the Supervisor would write.
+			if out := os.Getenv("ADDON_OPTIONS_OUT"); out != "" && tc.name == "shipped options" {
+				if err := os.WriteFile(out, written, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
 			cfg, err := config.Parse(config.OptionsPath, written, config.LoadOptions{Providers: providers.Kinds(),
 				Sections: providers.SectionKinds(), LookupEnv: func(string) (string, bool) { return "", false }})
 			if err != nil {

@@ -123,4 +123,20 @@ mosquitto_sub -h "$BROKER_HOST" -p "$BROKER_PORT" -t "$BASE/#" -t "${BASE}_disco
 while read -r topic; do
   mosquitto_pub -h "$BROKER_HOST" -p "$BROKER_PORT" -r -n -t "$topic"
 done <"$tmp/retained"
+# The Home Assistant app image on top of it, as the Supervisor's builder makes it: its
+# labels, and the app's shipped options (after the Supervisor's validation, see
+# addon/supervisor_test.go) accepted by `bridge check` as /data/options.json.
+APP=$NAME-app
+created_tags+=("$APP")
+docker build -q --build-arg "BUILD_FROM=$IMAGE:$VERSION" --build-arg BUILD_ARCH=amd64 \
+  --build-arg "BUILD_VERSION=$VERSION" -t "$APP" addon >/dev/null
+labels=$(docker image inspect -f '{{index .Config.Labels "io.hass.type"}} {{index .Config.Labels "io.hass.arch"}} {{index .Config.Labels "io.hass.version"}} {{.Config.User}}' "$APP")
+[ "$labels" = "addon amd64 $VERSION 0:0" ] || fail "app image labels/user: '$labels'"
+mkdir -p "$tmp/appdata"
+ADDON_OPTIONS_OUT="$tmp/appdata/options.json" ${GO:-go} test -count=1 -run 'TestOptionsPassTheSupervisor' ./addon/ >/dev/null
+docker run --rm --network none -v "$tmp/appdata:/data" "$APP" check >"$tmp/check.txt" 2>&1 ||
+  { cat "$tmp/check.txt" >&2; fail "bridge check refused the app's shipped options"; }
+grep -q 'options.json: config OK' "$tmp/check.txt" || { cat "$tmp/check.txt" >&2; fail "bridge check said no OK"; }
+echo "ok: the app image ($labels) accepts its shipped options: $(grep 'config OK' "$tmp/check.txt")"
+
 echo "image-test: passed ($IMAGE:$VERSION)"
