@@ -44,6 +44,20 @@ type GroupDeps struct {
 	// what must not be lost is kept by the group and sent again.
 	Publish func(topic string, payload []byte, retained bool) error
 	Secret  func(value string)
+	// Orders keeps the group's orders one row each (the SMS router's), so a change to one
+	// order writes one row. nil: the KV, when it implements OrderStore (the daemon's
+	// does, and MemoryKV); otherwise the group keeps what it needs in its KV.
+	Orders OrderStore
+}
+
+// OrderStore is a table of a group's orders, one row per order, indexed by id. Data is
+// the group's own encoding of the order; state and ended (zero while in progress) are
+// kept beside it for inspection and pruning.
+type OrderStore interface {
+	SaveOrder(ctx context.Context, id, state string, ended time.Time, data []byte) error
+	DeleteOrder(ctx context.Context, id string) error
+	// LoadOrders calls fn with every order, in id order.
+	LoadOrders(ctx context.Context, fn func(id string, data []byte) error) error
 }
 
 // GroupFactory builds the group of a kind. It does no I/O.

@@ -91,6 +91,7 @@ func (s *Store) deleteAccountData(ctx context.Context, account string) error {
 		`DELETE FROM kv WHERE account = ?`,
 		`DELETE FROM account_state WHERE account = ?`,
 		`DELETE FROM devices WHERE account = ?`,
+		`DELETE FROM orders WHERE owner = ?`,
 	} {
 		if _, err := tx.ExecContext(ctx, q, account); err != nil {
 			return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -86,6 +87,8 @@ type order struct {
 	Attempts        []Attempt `json:"attempts,omitempty"`
 	// Outbox holds the progress messages not yet published, in order.
 	Outbox []json.RawMessage `json:"outbox,omitempty"`
+	// listed: in Router.rejected (ended without buying anything).
+	listed bool
 }
 
 func (o *order) terminal() bool {
@@ -144,61 +147,147 @@ func (o *order) fail(now time.Time, reason, msg string) {
 	o.push(m)
 }
 
-// loadLocked reads the stored orders once.
+// loadLocked reads the stored orders once, and indexes them.
 func (r *Router) loadLocked() {
 	if r.loaded {
 		return
 	}
 	r.loaded = true
 	r.orders = map[string]*order{}
-	raw, ok, err := r.deps.KV.Get(context.Background(), kvOrders)
+	ctx := context.Background()
+	err := r.store.LoadOrders(ctx, func(id string, data []byte) error {
+		o := &order{}
+		if err := json.Unmarshal(data, o); err != nil {
+			r.log.Error("stored SMS order unreadable; dropped", "request_id", id, "err", err)
+			return nil
+		}
+		r.orders[id] = o
+		return nil
+	})
 	if err != nil {
 		r.log.Error("stored SMS orders not read", "err", err)
+	}
+	r.importLegacyLocked(ctx)
+	// The ended orders that bought nothing, oldest first, for the cap on them.
+	var nothing []string
+	for id, o := range r.orders {
+		r.indexLocked(id, o)
+		if o.terminal() && o.Number == nil {
+			o.listed = true
+			nothing = append(nothing, id)
+		}
+	}
+	slices.SortFunc(nothing, func(a, b string) int { return r.orders[a].Ended.Compare(r.orders[b].Ended) })
+	r.rejected = nothing
+	r.capRejectedLocked()
+}
+
+// importLegacyLocked moves the orders an older version kept as one KV value into the
+// order table, once.
+func (r *Router) importLegacyLocked(ctx context.Context) {
+	raw, ok, err := r.deps.KV.Get(ctx, kvOrders)
+	if err != nil || !ok {
 		return
 	}
-	if ok && json.Unmarshal(raw, &r.orders) != nil {
-		r.log.Error("stored SMS orders unreadable; starting afresh")
-		r.orders = map[string]*order{}
+	var old map[string]*order
+	if json.Unmarshal(raw, &old) != nil {
+		r.log.Error("SMS orders of an older version unreadable; not imported")
+		old = nil
 	}
-	if r.orders == nil {
-		r.orders = map[string]*order{}
+	for id, o := range old {
+		if _, have := r.orders[id]; !have && o != nil {
+			r.orders[id] = o
+			r.saveLocked(id, o)
+		}
+	}
+	if err := r.deps.KV.Delete(ctx, kvOrders); err != nil {
+		r.log.Warn("SMS orders of an older version imported but not deleted", "err", err)
 	}
 }
 
-func (r *Router) saveLocked() {
-	raw, err := json.Marshal(r.orders)
+// saveLocked stores one order: one row, whatever the number of orders.
+func (r *Router) saveLocked(id string, o *order) {
+	raw, err := json.Marshal(o)
 	if err == nil {
-		err = r.deps.KV.Set(context.Background(), kvOrders, raw)
+		err = r.store.SaveOrder(context.Background(), id, o.State, o.Ended, raw)
 	}
 	if err != nil {
-		r.log.Error("SMS orders not stored", "err", err)
+		r.log.Error("SMS order not stored", "request_id", id, "err", err)
+	}
+}
+
+// indexLocked files o in the indexes that keep every per-change check O(1): active
+// (in progress), pending (work or messages left), bought (a number was bought: spend and
+// success rates are computed over these alone).
+func (r *Router) indexLocked(id string, o *order) {
+	if o.terminal() {
+		delete(r.active, id)
+	} else {
+		r.active[id] = struct{}{}
+	}
+	if !o.terminal() || len(o.Outbox) > 0 {
+		r.pending[id] = struct{}{}
+	} else {
+		delete(r.pending, id)
+	}
+	if o.Number != nil {
+		r.bought[id] = o
+	}
+}
+
+// changedLocked stores o after a change and updates the indexes; an order that just
+// ended without buying anything joins the capped list of those.
+func (r *Router) changedLocked(id string, o *order) {
+	r.orders[id] = o
+	r.indexLocked(id, o)
+	r.saveLocked(id, o)
+	if o.terminal() && o.Number == nil && !o.listed {
+		o.listed = true
+		r.rejected = append(r.rejected, id)
+		r.capRejectedLocked()
+	}
+}
+
+// capRejectedLocked forgets the oldest ended orders that bought nothing beyond
+// max_rejected_orders: a flood of refused orders must not grow the store without end.
+// They matter only to recognise a repeated request_id; orders that bought a number are
+// kept order_retention for spend and success rates. One whose reply is not published
+// yet waits.
+func (r *Router) capRejectedLocked() {
+	for len(r.rejected) > r.set.MaxRejectedOrders {
+		id := r.rejected[0]
+		if o, ok := r.orders[id]; ok {
+			if len(o.Outbox) > 0 {
+				return
+			}
+			r.forgetLocked(id)
+		}
+		r.rejected = r.rejected[1:]
+	}
+}
+
+func (r *Router) forgetLocked(id string) {
+	delete(r.orders, id)
+	delete(r.active, id)
+	delete(r.pending, id)
+	delete(r.bought, id)
+	if err := r.store.DeleteOrder(context.Background(), id); err != nil {
+		r.log.Error("SMS order not deleted", "request_id", id, "err", err)
 	}
 }
 
 // pruneLocked forgets ended orders older than order_retention whose messages were sent.
+// It runs once a minute, not per change.
 func (r *Router) pruneLocked() {
 	cut := r.now().Add(-r.set.OrderRetention)
-	changed := false
 	for id, o := range r.orders {
 		if o.terminal() && len(o.Outbox) == 0 && o.Ended.Before(cut) {
-			delete(r.orders, id)
-			changed = true
+			r.forgetLocked(id)
 		}
-	}
-	if changed {
-		r.saveLocked()
 	}
 }
 
-func (r *Router) activeLocked() int {
-	n := 0
-	for _, o := range r.orders {
-		if !o.terminal() {
-			n++
-		}
-	}
-	return n
-}
+func (r *Router) activeLocked() int { return len(r.active) }
 
 func sameDay(a, b time.Time) bool {
 	a, b = a.Local(), b.Local()
@@ -209,8 +298,8 @@ func sameDay(a, b time.Time) bool {
 func (r *Router) spendTodayLocked() float64 {
 	now := r.now()
 	sum := 0.0
-	for _, o := range r.orders {
-		if o.Number != nil && !o.Refunded && sameDay(o.Bought, now) {
+	for _, o := range r.bought {
+		if !o.Refunded && sameDay(o.Bought, now) {
 			sum += o.RouterPrice
 		}
 	}
@@ -225,8 +314,8 @@ func (r *Router) platformStats(id string) PlatformStats {
 	now := r.now()
 	var st PlatformStats
 	codes, ended := 0, 0
-	for _, o := range r.orders {
-		if o.Number == nil || o.Platform != id {
+	for _, o := range r.bought {
+		if o.Platform != id {
 			continue
 		}
 		st.Orders++
@@ -252,8 +341,8 @@ func (r *Router) successScore(id string) float64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	codes, ended := 0, 0
-	for _, o := range r.orders {
-		if o.Number == nil || o.Platform != id {
+	for _, o := range r.bought {
+		if o.Platform != id {
 			continue
 		}
 		if o.Code != "" {
@@ -266,7 +355,7 @@ func (r *Router) successScore(id string) float64 {
 	return float64(codes+1) / float64(ended+2)
 }
 
-// update applies fn to the order under the lock and stores every order.
+// update applies fn to the order under the lock and stores it.
 func (r *Router) update(rid string, fn func(o *order, now time.Time)) order {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -274,7 +363,7 @@ func (r *Router) update(rid string, fn func(o *order, now time.Time)) order {
 	now := r.now()
 	fn(o, now)
 	o.Updated = now
-	r.saveLocked()
+	r.changedLocked(rid, o)
 	return *o
 }
 
@@ -306,7 +395,8 @@ func (r *Router) flush(rid string) bool {
 		if len(o.Outbox) == 0 {
 			o.Outbox = nil
 		}
-		r.saveLocked()
+		r.changedLocked(rid, o)
+		r.capRejectedLocked() // one held back for its reply may go now
 		r.mu.Unlock()
 	}
 	return sent < len(msgs)

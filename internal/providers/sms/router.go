@@ -1,6 +1,7 @@
 package sms
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/accountbridge/accountbridge/internal/providers"
 )
@@ -28,6 +30,9 @@ const (
 	DefaultHealthTTL        = 5 * time.Minute
 	DefaultMaxActiveOrders  = 20
 	DefaultOrderRetention   = 7 * 24 * time.Hour
+	// DefaultMaxRejectedOrders caps the ended orders that bought nothing (refused,
+	// invalid, no platform) kept to recognise a repeated request_id.
+	DefaultMaxRejectedOrders = 1000
 	// parallelCalls bounds the upstream calls the router makes at once.
 	parallelCalls = 4
 	// publishRetry is the longest wait before publishing a kept message again.
@@ -69,6 +74,8 @@ type RouterSettings struct {
 	HealthTTL       time.Duration      `yaml:"health_ttl"`
 	MaxActiveOrders int                `yaml:"max_active_orders"`
 	OrderRetention  time.Duration      `yaml:"order_retention"`
+	// MaxRejectedOrders caps the ended orders that bought nothing that are remembered.
+	MaxRejectedOrders int `yaml:"max_rejected_orders"`
 }
 
 // Router is the group of the sms kind: the router device, and ordering over MQTT.
@@ -85,9 +92,17 @@ type Router struct {
 	rngMu sync.Mutex
 	rng   *rand.Rand
 
-	mu       sync.Mutex
-	loaded   bool
-	orders   map[string]*order
+	store providers.OrderStore
+
+	mu      sync.Mutex
+	loaded  bool
+	orders  map[string]*order
+	active  map[string]struct{} // orders in progress
+	pending map[string]struct{} // orders with work or messages left
+	bought  map[string]*order   // orders that bought a number
+	// rejected lists the ended orders that bought nothing, oldest first (capped by
+	// max_rejected_orders).
+	rejected []string
 	workers  map[string]chan struct{}
 	reserved float64
 	wg       sync.WaitGroup
@@ -116,7 +131,15 @@ func NewRouter(members []providers.GroupMember, deps providers.GroupDeps) (provi
 	}
 	r := &Router{deps: deps, log: deps.Logger, now: deps.Now, byID: map[string]*Platform{},
 		sem: make(chan struct{}, parallelCalls), kick: make(chan struct{}, 1),
-		rng: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x5eed)), workers: map[string]chan struct{}{}}
+		rng: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x5eed)), workers: map[string]chan struct{}{},
+		store: deps.Orders, active: map[string]struct{}{}, pending: map[string]struct{}{}, bought: map[string]*order{}}
+	if r.store == nil {
+		if st, ok := deps.KV.(providers.OrderStore); ok {
+			r.store = st
+		} else {
+			r.store = &providers.MemoryKV{} // not persistent: only tests and tools get here
+		}
+	}
 	for _, m := range members {
 		p, ok := m.Provider.(*Platform)
 		if !ok {
@@ -136,6 +159,11 @@ func NewRouter(members []providers.GroupMember, deps providers.GroupDeps) (provi
 		s.MaxPlatformTries = DefaultMaxPlatformTries
 	} else if s.MaxPlatformTries < 0 {
 		add("sms.max_platform_tries must be at least 1")
+	}
+	if s.MaxRejectedOrders == 0 {
+		s.MaxRejectedOrders = DefaultMaxRejectedOrders
+	} else if s.MaxRejectedOrders < 0 {
+		add("sms.max_rejected_orders must be at least 1")
 	}
 	if s.MaxActiveOrders == 0 {
 		s.MaxActiveOrders = DefaultMaxActiveOrders
@@ -365,7 +393,7 @@ func (r *Router) Handle(_ context.Context, topic string, payload []byte) {
 		return
 	}
 	o.CancelRequested = true
-	r.saveLocked()
+	r.changedLocked(rid, o)
 	wake := r.workers[rid]
 	r.mu.Unlock()
 	r.log.Info("SMS order cancel requested", "request_id", rid)
@@ -385,18 +413,54 @@ func (r *Router) kickRun() {
 	}
 }
 
+// Limits of an order. An order is a few short strings: anything longer is refused before
+// it is stored, and never echoed back.
+const (
+	MaxOrderBytes  = 4096
+	maxServiceLen  = 32 // SMS-Activate codes are 2-3 letters, 5SIM product names a word
+	maxCountryLen  = 32
+	maxStrategyLen = 16
+	maxPlatformLen = 64 // an account id or a family
+	maxProblemLen  = 200
+)
+
+// excerpt is s cut to n bytes (on a rune boundary) with "…" when longer: for logs and
+// replies that name what was wrong without carrying it whole.
+func excerpt(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
 func (r *Router) handleOrder(payload []byte) {
+	if len(payload) > MaxOrderBytes {
+		r.reject(Request{RequestID: looseRequestID(payload)}, fmt.Sprintf("the order is %d bytes; at most %d", len(payload), MaxOrderBytes))
+		return
+	}
 	var req Request
-	dec := json.NewDecoder(strings.NewReader(string(payload)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
+	if err := decodeOrder(payload, &req); err != nil {
 		// Keep the request id when the rest is broken, to report the failure.
-		var loose struct {
-			RequestID string `json:"request_id"`
+		r.reject(Request{RequestID: looseRequestID(payload)}, excerpt("the order is not valid JSON of the documented shape: "+err.Error(), maxProblemLen))
+		return
+	}
+	var tooLong []string
+	for _, f := range []struct {
+		name string
+		v    *string
+		max  int
+	}{{"service", &req.Service, maxServiceLen}, {"country", &req.Country, maxCountryLen},
+		{"strategy", &req.Strategy, maxStrategyLen}, {"platform", &req.Platform, maxPlatformLen}} {
+		if len(*f.v) > f.max {
+			tooLong = append(tooLong, fmt.Sprintf("`%s` is %d bytes; at most %d", f.name, len(*f.v), f.max))
+			*f.v = "" // not stored, not echoed
 		}
-		_ = json.Unmarshal(payload, &loose)
-		req = Request{RequestID: loose.RequestID}
-		r.reject(req, fmt.Sprintf("the order is not valid JSON of the documented shape: %v", err))
+	}
+	if len(tooLong) > 0 {
+		r.reject(req, strings.Join(tooLong, "; "))
 		return
 	}
 	req.Service = strings.ToLower(strings.TrimSpace(req.Service))
@@ -438,18 +502,77 @@ func (r *Router) handleOrder(payload []byte) {
 	if r.activeLocked() >= r.set.MaxActiveOrders {
 		o.fail(now, ReasonTooManyOrders, fmt.Sprintf("%d orders are in progress (sms.max_active_orders)", r.set.MaxActiveOrders))
 	}
-	r.orders[req.RequestID] = o
-	r.saveLocked()
+	r.changedLocked(req.RequestID, o)
 	r.mu.Unlock()
 	r.log.Info("SMS order received", "request_id", req.RequestID, "service", req.Service, "country", req.Country,
 		"strategy", req.Strategy, "platform", req.Platform)
 	r.kickRun()
 }
 
+// looseRequestID is the request_id of a payload that is not a valid order, when it has
+// one, to address the failure to it.
+func looseRequestID(payload []byte) string {
+	var loose struct {
+		RequestID string `json:"request_id"`
+	}
+	// The first value only: `{…} {…}` is answered on the first object's request_id.
+	_ = json.NewDecoder(bytes.NewReader(payload)).Decode(&loose)
+	return loose.RequestID
+}
+
+// decodeOrder decodes exactly one JSON object of the documented shape: no unknown key,
+// no key twice (encoding/json would let the last one win, matching keys without regard
+// to case), nothing after it (`{…} {…}` is not two orders, nor the first one).
+func decodeOrder(payload []byte, req *Request) error {
+	if t := bytes.TrimLeft(payload, " \t\r\n"); len(t) == 0 || t[0] != '{' {
+		return errors.New("not a JSON object")
+	}
+	if err := uniqueKeys(payload); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(req); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("more than one JSON value: trailing data after the order object")
+	}
+	return nil
+}
+
+// uniqueKeys fails when the top-level object repeats a key (compared as encoding/json
+// matches fields: without regard to case). Orders have no nested objects.
+func uniqueKeys(payload []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	if _, err := dec.Token(); err != nil { // the opening brace
+		return err
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		key, _ := t.(string)
+		if k := strings.ToLower(key); seen[k] {
+			return fmt.Errorf("duplicate key %q", excerpt(key, 32))
+		} else {
+			seen[k] = true
+		}
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // reject answers an invalid order (when its request_id can name a topic).
 func (r *Router) reject(req Request, msg string) {
 	if !requestIDRe.MatchString(req.RequestID) {
-		r.log.Warn("SMS order without a usable request_id ignored ([A-Za-z0-9_.:-], at most 64)", "request_id", req.RequestID, "problem", msg)
+		r.log.Warn("SMS order without a usable request_id ignored ([A-Za-z0-9_.:-], at most 64)",
+			"request_id", excerpt(req.RequestID, 80), "problem", msg)
 		return
 	}
 	r.mu.Lock()
@@ -462,8 +585,7 @@ func (r *Router) reject(req Request, msg string) {
 	now := r.now()
 	o := &order{Req: req, State: stateQueued, Created: now, Updated: now}
 	o.fail(now, ReasonInvalidRequest, msg)
-	r.orders[req.RequestID] = o
-	r.saveLocked()
+	r.changedLocked(req.RequestID, o)
 	r.mu.Unlock()
 	r.log.Warn("invalid SMS order", "request_id", req.RequestID, "problem", msg)
 	r.kickRun()
@@ -494,7 +616,6 @@ func (r *Router) Run(ctx context.Context) error {
 			r.wg.Wait()
 			r.mu.Lock()
 			r.running = false
-			r.saveLocked()
 			r.mu.Unlock()
 			return nil
 		case <-r.kick:
@@ -515,9 +636,8 @@ func (r *Router) startWorkers(ctx context.Context) {
 	if ctx.Err() != nil {
 		return
 	}
-	for _, rid := range sortedKeys(r.orders) {
-		o := r.orders[rid]
-		if _, running := r.workers[rid]; running || (o.terminal() && len(o.Outbox) == 0) {
+	for _, rid := range sortedKeys(r.pending) {
+		if _, running := r.workers[rid]; running {
 			continue
 		}
 		wake := make(chan struct{}, 1)
