@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"github.com/accountbridge/accountbridge/internal/alert/alerttest"
+	"github.com/accountbridge/accountbridge/internal/clock"
 	"io"
 	"log/slog"
 	"net/http"
@@ -23,11 +24,6 @@ import (
 )
 
 var t0 = time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC) // 18:00 in Shanghai
-
-type clock struct{ now time.Time }
-
-func (c *clock) Now() time.Time          { return c.now }
-func (c *clock) advance(d time.Duration) { c.now = c.now.Add(d) }
 
 func openStore(t *testing.T, path string) *store.Store {
 	t.Helper()
@@ -48,7 +44,7 @@ func alertsConfig(t *testing.T, yamlText string) config.Alerts {
 	return cfg.Alerts
 }
 
-func newEngine(t *testing.T, st Store, c *clock, cfgText string) *Engine {
+func newEngine(t *testing.T, st Store, c *clock.Fake, cfgText string) *Engine {
 	t.Helper()
 	e := New(alertsConfig(t, cfgText), Options{Store: st, Now: c.Now})
 	if err := e.Load(context.Background()); err != nil {
@@ -79,7 +75,7 @@ const offlineCfg = "alerts:\n  offline:\n    for: 10m\n"
 
 func TestOfflineShorterThanGraceIsSilent(t *testing.T) {
 	ctx := context.Background()
-	c := &clock{now: t0}
+	c := clock.NewFake(t0)
 	e := newEngine(t, openStore(t, filepath.Join(t.TempDir(), "s.db")), c, offlineCfg)
 	if got := e.Observe(ctx, box(true)); len(got) != 0 {
 		t.Fatalf("online box alerted: %v", got)
@@ -87,14 +83,14 @@ func TestOfflineShorterThanGraceIsSilent(t *testing.T) {
 	if got := e.Observe(ctx, box(false)); len(got) != 0 {
 		t.Fatalf("alert before the grace period: %v", got)
 	}
-	c.advance(9 * time.Minute)
+	c.Advance(9 * time.Minute)
 	if got := e.Tick(ctx); len(got) != 0 {
 		t.Fatalf("alert at 9m: %v", got)
 	}
 	if got := e.Observe(ctx, box(true)); len(got) != 0 {
 		t.Fatalf("a reboot produced %v", got)
 	}
-	c.advance(time.Hour)
+	c.Advance(time.Hour)
 	if got := e.Tick(ctx); len(got) != 0 {
 		t.Fatalf("late alert: %v", got)
 	}
@@ -102,12 +98,12 @@ func TestOfflineShorterThanGraceIsSilent(t *testing.T) {
 
 func TestOfflineLongerThanGraceAlertsOnceThenRecoversOnce(t *testing.T) {
 	ctx := context.Background()
-	c := &clock{now: t0}
+	c := clock.NewFake(t0)
 	e := newEngine(t, openStore(t, filepath.Join(t.TempDir(), "s.db")), c, offlineCfg)
 	e.Observe(ctx, box(true))
-	c.advance(time.Minute)
+	c.Advance(time.Minute)
 	e.Observe(ctx, box(false))
-	c.advance(10 * time.Minute)
+	c.Advance(10 * time.Minute)
 	fired := e.Tick(ctx)
 	if len(fired) != 1 || fired[0].State != Firing || fired[0].EventType() != "offline" || fired[0].ID != "offline:onecloud_home_ocp1.online" {
 		t.Fatalf("fired = %+v", fired)
@@ -116,11 +112,11 @@ func TestOfflineLongerThanGraceAlertsOnceThenRecoversOnce(t *testing.T) {
 		t.Errorf("message = %q, want %q", fired[0].Message, want)
 	}
 	// Still offline: no second alert, from Tick or from new observations.
-	c.advance(10 * time.Minute)
+	c.Advance(10 * time.Minute)
 	if got := append(e.Tick(ctx), e.Observe(ctx, box(false))...); len(got) != 0 {
 		t.Fatalf("repeated: %v", got)
 	}
-	c.advance(5 * time.Minute)
+	c.Advance(5 * time.Minute)
 	rec := e.Observe(ctx, box(true))
 	if len(rec) != 1 || rec[0].State != Resolved || rec[0].EventType() != "online" ||
 		rec[0].Message != "OneCloud living room is back online after 25m offline" {
@@ -133,12 +129,12 @@ func TestOfflineLongerThanGraceAlertsOnceThenRecoversOnce(t *testing.T) {
 
 func TestFlappingIsSuppressed(t *testing.T) {
 	ctx := context.Background()
-	c := &clock{now: t0}
+	c := clock.NewFake(t0)
 	e := newEngine(t, openStore(t, filepath.Join(t.TempDir(), "s.db")), c, offlineCfg)
 	var got []Alert
 	for i := 0; i < 30; i++ {
 		got = append(got, e.Observe(ctx, box(i%2 == 0))...)
-		c.advance(2 * time.Minute)
+		c.Advance(2 * time.Minute)
 		got = append(got, e.Tick(ctx)...)
 	}
 	if len(got) != 0 {
@@ -149,18 +145,18 @@ func TestFlappingIsSuppressed(t *testing.T) {
 func TestRestartWhileFiring(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "s.db")
-	c := &clock{now: t0}
+	c := clock.NewFake(t0)
 	st := openStore(t, path)
 	e := newEngine(t, st, c, offlineCfg)
 	e.Observe(ctx, box(false))
-	c.advance(11 * time.Minute)
+	c.Advance(11 * time.Minute)
 	if fired := e.Tick(ctx); len(fired) != 1 {
 		t.Fatalf("fired = %v", fired)
 	}
 	st.Close()
 
 	// A new process: the alert is not sent again, and its recovery still is.
-	c.advance(time.Minute)
+	c.Advance(time.Minute)
 	e2 := newEngine(t, openStore(t, path), c, offlineCfg)
 	if got := append(e2.Observe(ctx, box(false)), e2.Tick(ctx)...); len(got) != 0 {
 		t.Fatalf("duplicate after restart: %v", got)
@@ -173,7 +169,7 @@ func TestRestartWhileFiring(t *testing.T) {
 
 func TestThresholdRules(t *testing.T) {
 	ctx := context.Background()
-	c := &clock{now: t0}
+	c := clock.NewFake(t0)
 	e := newEngine(t, openStore(t, filepath.Join(t.TempDir(), "s.db")), c, `alerts:
   rules:
     - entity: telecom_main.balance
@@ -197,15 +193,15 @@ func TestThresholdRules(t *testing.T) {
 	if got := e.Observe(ctx, telecom(8.5)); len(got) != 0 {
 		t.Fatalf("telecom fired early: %v", got)
 	}
-	c.advance(30 * time.Minute)
+	c.Advance(30 * time.Minute)
 	e.Observe(ctx, telecom(7))
-	c.advance(30 * time.Minute)
+	c.Advance(30 * time.Minute)
 	fired = e.Tick(ctx)
 	if len(fired) != 1 || fired[0].Value != 7.0 || fired[0].Message != "China Telecom 189****5678 Balance is 7 CNY, below 10 CNY" {
 		t.Fatalf("telecom = %+v", fired)
 	}
 	// Reminder after 24h, once.
-	c.advance(24 * time.Hour)
+	c.Advance(24 * time.Hour)
 	rem := e.Tick(ctx)
 	if len(rem) != 1 || !rem[0].Reminder || rem[0].State != Firing {
 		t.Fatalf("reminder = %+v", rem)
@@ -228,12 +224,12 @@ func TestThresholdRules(t *testing.T) {
 
 func TestChineseMessages(t *testing.T) {
 	ctx := context.Background()
-	c := &clock{now: t0}
+	c := clock.NewFake(t0)
 	e := newEngine(t, openStore(t, filepath.Join(t.TempDir(), "s.db")), c, "alerts:\n  language: zh\n  offline:\n    for: 0s\n")
 	e.Observe(ctx, box(true))
-	c.advance(90 * time.Minute)
+	c.Advance(90 * time.Minute)
 	fired := e.Observe(ctx, box(false))
-	c.advance(2 * time.Hour)
+	c.Advance(2 * time.Hour)
 	rec := e.Observe(ctx, box(true))
 	if len(fired) != 1 || fired[0].Message != "OneCloud living room 已离线 0秒（最后在线 2026-11-21 18:00 +08:00）" {
 		t.Errorf("fired = %+v", fired)
@@ -245,7 +241,7 @@ func TestChineseMessages(t *testing.T) {
 
 func TestAugmentAddsValidEntities(t *testing.T) {
 	ctx := context.Background()
-	c := &clock{now: t0}
+	c := clock.NewFake(t0)
 	e := newEngine(t, openStore(t, filepath.Join(t.TempDir(), "s.db")), c,
 		"alerts:\n  offline:\n    for: 0s\n  rules:\n    - entity: onecloud_home_ocp1.online\n      below: 1\n")
 	dev := e.Augment(box(true).Devices[0])
@@ -318,7 +314,7 @@ func TestEmailAndWebhookNotifiers(t *testing.T) {
     retries: 2
 `)
 	done := &recorder{got: make(chan Alert, 4)}
-	c := &clock{now: t0}
+	c := clock.NewFake(t0)
 	var debug bytes.Buffer
 	hookN, err := NewWebhook(*cfg.Webhook, slog.New(slog.NewTextHandler(&debug, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		func(s string) string { return strings.ReplaceAll(s, "s3cret", "***") })
@@ -376,7 +372,7 @@ func (f *failing) Notify(context.Context, Alert) error {
 
 func TestFailingNotifierIsRetriedWithoutBlocking(t *testing.T) {
 	f := &failing{ok: make(chan struct{})}
-	c := &clock{now: t0}
+	c := clock.NewFake(t0)
 	e := New(alertsConfig(t, "alerts:\n  offline:\n    for: 0s\n"), Options{Store: openStore(t, filepath.Join(t.TempDir(), "s.db")),
 		Now: c.Now, RetryDelay: time.Millisecond, Notifiers: []Notifier{f}})
 	e.Start()
@@ -405,7 +401,7 @@ func TestMessageValuesRoundedToDisplayPrecision(t *testing.T) {
 		{"an integer", int64(12), providers.Precision(0), "min", "Data used is 12 min, above 5 min"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			c := &clock{now: t0}
+			c := clock.NewFake(t0)
 			e := newEngine(t, openStore(t, filepath.Join(t.TempDir(), "s.db")), c, "alerts:\n  rules:\n    - entity: telecom_main.data_used\n      above: 5\n")
 			fired := e.Observe(context.Background(), providers.Snapshot{Account: "x", Devices: []providers.Device{{
 				ID: "telecom_main", Name: "China Telecom 189****5678",
@@ -427,7 +423,7 @@ func TestMessageValuesRoundedToDisplayPrecision(t *testing.T) {
 // A number in a device name (a gas 户号 shaped like a mobile number) is masked in the
 // alert by the same rule as on the event topic and in logs.
 func TestAlertMasksPhoneNumbersInNames(t *testing.T) {
-	c := &clock{now: t0}
+	c := clock.NewFake(t0)
 	e := newEngine(t, openStore(t, filepath.Join(t.TempDir(), "s.db")), c, "alerts:\n  rules:\n    - entity: gas_home.balance\n      below: 30\n")
 	fired := e.Observe(context.Background(), balanceDevice("gas_home", "PetroChina Gas 13912345678", 20))
 	if len(fired) != 1 {

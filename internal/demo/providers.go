@@ -11,6 +11,8 @@ import (
 	onecloudfake "github.com/accountbridge/accountbridge/internal/providers/onecloud/fake"
 	smsfake "github.com/accountbridge/accountbridge/internal/providers/sms/fake"
 	telecomfake "github.com/accountbridge/accountbridge/internal/providers/telecom/fake"
+
+	"github.com/accountbridge/accountbridge/internal/providers/wire"
 )
 
 // Each function below is one provider's part of the demo; providersInDemo lists them.
@@ -112,7 +114,7 @@ func startGas(env *Env) (Setup, error) {
 	fakes := make([]*gasfake.Server, n)
 	router := make(prefixRouter, n)
 	for i := range fakes {
-		o := gasfake.Options{LastDay: time.Now().In(gasfake.CST).AddDate(0, 0, -60)}
+		o := gasfake.Options{LastDay: time.Now().In(wire.CST).AddDate(0, 0, -60)}
 		if i > 0 {
 			o.UserCode, o.Mobile = fmt.Sprintf("%08d", 20000000+i), fmt.Sprintf("138%08d", i)
 		}

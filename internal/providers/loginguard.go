@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/accountbridge/accountbridge/internal/providers/wire"
 )
 
 // LoginGuard keeps a provider from hammering a login endpoint. Its state lives in the
@@ -23,12 +25,10 @@ const (
 	guardFailuresKey = "login_guard.failures"
 )
 
-var shanghai = time.FixedZone("CST", 8*3600)
-
 func (g *LoginGuard) day(t time.Time) string {
 	loc := g.Location
 	if loc == nil {
-		loc = shanghai
+		loc = wire.CST
 	}
 	return t.In(loc).Format("2006-01-02")
 }

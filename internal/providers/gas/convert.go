@@ -15,78 +15,11 @@ import (
 	"time"
 
 	"github.com/accountbridge/accountbridge/internal/providers"
+	"github.com/accountbridge/accountbridge/internal/providers/wire"
 )
 
-// CST is the upstream's time zone: every time it sends is naive Beijing time.
-var CST = time.FixedZone("CST", 8*3600)
-
-// ---------------------------------------------------------------------------------------
-// Flexible scalars: the upstream sends numbers as strings ("50.0"), sometimes as empty
-// strings, sometimes as JSON numbers. Neither type ever fails a whole response: a value
-// that cannot be read is simply absent (OK false), with its raw text kept for a warning.
-
-// maxNum bounds believable numbers (m³, CNY): anything larger is garbage, not a value.
+// maxNum bounds believable gas numbers (m³, CNY), tighter than wire.MaxNum.
 const maxNum = 1e12
-
-// Num is a number that may arrive as a JSON number, a numeric string, "" or null.
-type Num struct {
-	V   float64
-	OK  bool
-	Raw string // the unparseable text, when there was some
-}
-
-// UnmarshalJSON implements json.Unmarshaler; it never returns an error.
-func (n *Num) UnmarshalJSON(b []byte) error {
-	*n = Num{}
-	b = bytes.TrimSpace(b)
-	if len(b) == 0 || string(b) == "null" {
-		return nil
-	}
-	s := string(b)
-	if b[0] == '"' {
-		if err := json.Unmarshal(b, &s); err != nil {
-			n.Raw = string(b)
-			return nil
-		}
-	} else if b[0] == '{' || b[0] == '[' {
-		n.Raw = truncate(string(b), 40)
-		return nil
-	}
-	s = strings.TrimSpace(strings.ReplaceAll(s, ",", ""))
-	if s == "" {
-		return nil
-	}
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) || math.Abs(v) > maxNum {
-		n.Raw = truncate(s, 40)
-		return nil
-	}
-	n.V, n.OK = v, true
-	return nil
-}
-
-// Text is a string that may arrive as a JSON number (ids) or null.
-type Text string
-
-// UnmarshalJSON implements json.Unmarshaler; it never returns an error.
-func (t *Text) UnmarshalJSON(b []byte) error {
-	*t = ""
-	b = bytes.TrimSpace(b)
-	if len(b) == 0 || string(b) == "null" {
-		return nil
-	}
-	if b[0] == '"' {
-		var s string
-		if json.Unmarshal(b, &s) == nil {
-			*t = Text(strings.TrimSpace(s))
-		}
-		return nil
-	}
-	if b[0] == '-' || (b[0] >= '0' && b[0] <= '9') || string(b) == "true" || string(b) == "false" {
-		*t = Text(b)
-	}
-	return nil
-}
 
 func truncate(s string, n int) string {
 	if r := []rune(s); len(r) > n {
@@ -100,68 +33,68 @@ func truncate(s string, n int) string {
 
 // Debt is the data of getUserDebtByUserCode (open) and getUserDebt (close).
 type Debt struct {
-	AccountID         Text          `json:"accountId"`
-	UserCode          Text          `json:"userCode"`
-	CustomerName      Text          `json:"customerName"`
-	Address           Text          `json:"address"`
-	Balance           Num           `json:"remoteMeterBalance"`
-	EndBalance        Num           `json:"endBalance"` // the H5 API's name for the balance
-	MeterType         Text          `json:"meterType"`
-	MDMCode           Text          `json:"mdmCode"`
-	ReadingLastTime   Text          `json:"readingLastTime"` // a reading ("1215.90") or a time
-	LastCommunication Text          `json:"remoteMeterLastCommunicationTime"`
-	OweAmount         Num           `json:"oweAmount"`
+	AccountID         wire.Text     `json:"accountId"`
+	UserCode          wire.Text     `json:"userCode"`
+	CustomerName      wire.Text     `json:"customerName"`
+	Address           wire.Text     `json:"address"`
+	Balance           wire.Num      `json:"remoteMeterBalance"`
+	EndBalance        wire.Num      `json:"endBalance"` // the H5 API's name for the balance
+	MeterType         wire.Text     `json:"meterType"`
+	MDMCode           wire.Text     `json:"mdmCode"`
+	ReadingLastTime   wire.Text     `json:"readingLastTime"` // a reading ("1215.90") or a time
+	LastCommunication wire.Text     `json:"remoteMeterLastCommunicationTime"`
+	OweAmount         wire.Num      `json:"oweAmount"`
 	UserCodeList      []UserCodeRef `json:"userCodeList"` // close call only
 }
 
 // UserCodeRef links the logged-in user to one 户号; ID is the userCodeId of payments.
 type UserCodeRef struct {
-	ID       Text `json:"id"`
-	UserCode Text `json:"userCode"`
+	ID       wire.Text `json:"id"`
+	UserCode wire.Text `json:"userCode"`
 }
 
 // Payments is the data of getPaymentRecordList; records are newest first.
 type Payments struct {
-	CustomerName Text      `json:"customerName"`
-	RecordsCount Num       `json:"recordsCount"`
+	CustomerName wire.Text `json:"customerName"`
+	RecordsCount wire.Num  `json:"recordsCount"`
 	Records      []Payment `json:"recordsInfoList"`
 }
 
 // Payment is one payment record.
 type Payment struct {
-	Date      Text `json:"operationDate"`
-	Time      Text `json:"operationTime"`
-	Amount    Num  `json:"payAmount"`
-	Org       Text `json:"payOrgDesc"`
-	Source    Text `json:"paySourceDesc"`
-	Status    Text `json:"payStatusDesc"`
-	ItemType  Text `json:"payItemType"`
-	OweAmount Num  `json:"oweAmount"`
+	Date      wire.Text `json:"operationDate"`
+	Time      wire.Text `json:"operationTime"`
+	Amount    wire.Num  `json:"payAmount"`
+	Org       wire.Text `json:"payOrgDesc"`
+	Source    wire.Text `json:"paySourceDesc"`
+	Status    wire.Text `json:"payStatusDesc"`
+	ItemType  wire.Text `json:"payItemType"`
+	OweAmount wire.Num  `json:"oweAmount"`
 }
 
 // Monthly is the (base64-wrapped) data of getMonthlyTotalGasVolume.
 type Monthly struct {
-	Address        Text        `json:"address"`
-	CustomerName   Text        `json:"customerName"`
-	BadgeNumber    Text        `json:"badgeNumber"`
+	Address        wire.Text   `json:"address"`
+	CustomerName   wire.Text   `json:"customerName"`
+	BadgeNumber    wire.Text   `json:"badgeNumber"`
 	Tiers          []TierWire  `json:"rateItemInfo"`
 	Records        []MonthWire `json:"recordsInfo"` // oldest first
-	TotalGasVolume Num         `json:"totalGasVolume"`
+	TotalGasVolume wire.Num    `json:"totalGasVolume"`
 }
 
 // TierWire is one row of the tier table; the last End may be non-numeric.
 type TierWire struct {
-	Begin Num  `json:"beginVolume"`
-	End   Num  `json:"endVolume"`
-	Price Num  `json:"price"`
-	Name  Text `json:"rateName"`
+	Begin wire.Num  `json:"beginVolume"`
+	End   wire.Num  `json:"endVolume"`
+	Price wire.Num  `json:"price"`
+	Name  wire.Text `json:"rateName"`
 }
 
 // MonthWire is one monthly row: GasYear "2025年08月", GasVolume m³.
 type MonthWire struct {
-	GasYear   Text `json:"gasYear"`
-	GasVolume Num  `json:"gasVolume"`
-	GasFee    Num  `json:"gasFee"` // doubtful meaning (probably a reading); not used
+	GasYear   wire.Text `json:"gasYear"`
+	GasVolume wire.Num  `json:"gasVolume"`
+	GasFee    wire.Num  `json:"gasFee"` // doubtful meaning (probably a reading); not used
 }
 
 // Daily is the data of smartMeterGasDaysRecords; records are newest first.
@@ -172,23 +105,23 @@ type Daily struct {
 // DayWire is one daily row: GasYear is the date "2026/02/14", GasFee the cumulative meter
 // reading in m³ (not money).
 type DayWire struct {
-	GasYear   Text `json:"gasYear"`
-	GasVolume Num  `json:"gasVolume"`
-	GasFee    Num  `json:"gasFee"`
+	GasYear   wire.Text `json:"gasYear"`
+	GasVolume wire.Num  `json:"gasVolume"`
+	GasFee    wire.Num  `json:"gasFee"`
 }
 
 // Login is the data of passwordLogin.
 type Login struct {
-	Token        Text            `json:"token"`
-	RefreshToken Text            `json:"refreshToken"`
+	Token        wire.Text       `json:"token"`
+	RefreshToken wire.Text       `json:"refreshToken"`
 	Company      json.RawMessage `json:"company"` // a JSON string holding an object, or an object
 }
 
 // Company is the login's company block.
 type Company struct {
-	ID      Text `json:"id"`
-	Name    Text `json:"name"`
-	MDMCode Text `json:"mdmCode"`
+	ID      wire.Text `json:"id"`
+	Name    wire.Text `json:"name"`
+	MDMCode wire.Text `json:"mdmCode"`
 }
 
 // ---------------------------------------------------------------------------------------
@@ -212,11 +145,11 @@ func (e *UpstreamError) Error() string {
 }
 
 type envelope struct {
-	Code            Text            `json:"code"`
+	Code            wire.Text       `json:"code"`
 	Success         *bool           `json:"success"`
 	SuccessWithData *bool           `json:"successWithData"`
-	Message         Text            `json:"message"`
-	Msg             Text            `json:"msg"`
+	Message         wire.Text       `json:"message"`
+	Msg             wire.Text       `json:"msg"`
 	Data            json.RawMessage `json:"data"`
 }
 
@@ -340,10 +273,10 @@ func ParseTime(s string) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t.In(CST), true
+		return t.In(wire.CST), true
 	}
 	for _, l := range timeLayouts {
-		if t, err := time.ParseInLocation(l, s, CST); err == nil {
+		if t, err := time.ParseInLocation(l, s, wire.CST); err == nil {
 			return t, true
 		}
 	}
@@ -356,7 +289,7 @@ var (
 )
 
 func date(y, m, d int) (time.Time, bool) {
-	t := time.Date(y, time.Month(m), d, 0, 0, 0, 0, CST)
+	t := time.Date(y, time.Month(m), d, 0, 0, 0, 0, wire.CST)
 	if t.Year() != y || int(t.Month()) != m || t.Day() != d || y < 1990 || y > 2200 {
 		return time.Time{}, false
 	}
@@ -387,8 +320,8 @@ func ParseMonth(s string) (time.Time, bool) {
 }
 
 func dayOf(t time.Time) time.Time {
-	t = t.In(CST)
-	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, CST)
+	t = t.In(wire.CST)
+	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, wire.CST)
 }
 
 const dayKey = "2006-01-02"
@@ -413,7 +346,7 @@ func (md MonthDay) String() string { return fmt.Sprintf("%02d-%02d", int(md.Mont
 // YearStart is the first day of the tier year that contains day.
 func (md MonthDay) YearStart(day time.Time) time.Time {
 	day = dayOf(day)
-	s := time.Date(day.Year(), md.Month, md.Day, 0, 0, 0, 0, CST)
+	s := time.Date(day.Year(), md.Month, md.Day, 0, 0, 0, 0, wire.CST)
 	if s.After(day) {
 		s = s.AddDate(-1, 0, 0)
 	}
@@ -521,15 +454,6 @@ func (l Ladder) TierAt(pos float64) int {
 
 const eps = 1e-6
 
-func round(v float64, places int) float64 {
-	p := math.Pow(10, float64(places))
-	r := math.Round(v*p) / p
-	if r == 0 {
-		return 0 // no -0
-	}
-	return r
-}
-
 // ---------------------------------------------------------------------------------------
 // Daily history: day → cumulative meter reading (and that day's volume). Kept in the KV
 // so that a day seen once is never lost and the year's volume does not depend on the
@@ -601,7 +525,7 @@ func (h History) Prune() bool {
 	if newest == "" {
 		return false
 	}
-	t, err := time.ParseInLocation(dayKey, newest, CST)
+	t, err := time.ParseInLocation(dayKey, newest, wire.CST)
 	if err != nil {
 		return false
 	}
@@ -628,7 +552,7 @@ type dayRec struct {
 func (h History) sorted() []dayRec {
 	out := make([]dayRec, 0, len(h))
 	for k, r := range h {
-		d, err := time.ParseInLocation(dayKey, k, CST)
+		d, err := time.ParseInLocation(dayKey, k, wire.CST)
 		if err != nil {
 			continue
 		}
@@ -729,7 +653,7 @@ func newCalc(in Input) *calc {
 	return c
 }
 
-func monthOf(d time.Time) time.Time { return time.Date(d.Year(), d.Month(), 1, 0, 0, 0, 0, CST) }
+func monthOf(d time.Time) time.Time { return time.Date(d.Year(), d.Month(), 1, 0, 0, 0, 0, wire.CST) }
 
 // readingAt is the meter reading at the end of day, and how it is known.
 func (c *calc) readingAt(day time.Time) (float64, string, bool) {
@@ -807,7 +731,7 @@ func (c *calc) cost(b baselines, r0, r1 float64) (float64, bool) {
 		}
 		total += c.ladder.Cost(r0-b.prev, min(r1, b.cur)-b.prev)
 	}
-	return round(total, 2), true
+	return wire.Round(total, 2), true
 }
 
 // ---------------------------------------------------------------------------------------
@@ -907,7 +831,7 @@ func Convert(in Input) (providers.Device, []string) {
 		dev.ConfigurationURL = in.BaseURL
 	}
 	v, attrs := dev.Values, dev.Attributes
-	warnNum := func(what string, n Num) {
+	warnNum := func(what string, n wire.Num) {
 		if !n.OK && n.Raw != "" {
 			c.warn = append(c.warn, fmt.Sprintf("%s is not a number: %q", what, n.Raw))
 		}
@@ -923,14 +847,14 @@ func Convert(in Input) (providers.Device, []string) {
 		}
 		switch {
 		case d.Balance.OK:
-			v["balance"] = round(d.Balance.V, 2)
+			v["balance"] = wire.Round(d.Balance.V, 2)
 		case d.EndBalance.OK:
-			v["balance"] = round(d.EndBalance.V, 2)
+			v["balance"] = wire.Round(d.EndBalance.V, 2)
 		default:
 			warnNum("balance (remoteMeterBalance)", d.Balance)
 		}
 		if d.OweAmount.OK {
-			v["amount_owed"] = round(d.OweAmount.V, 2)
+			v["amount_owed"] = wire.Round(d.OweAmount.V, 2)
 		}
 		if t, ok := ParseTime(string(d.LastCommunication)); ok {
 			v["last_communication"] = t
@@ -942,7 +866,7 @@ func Convert(in Input) (providers.Device, []string) {
 		} else if f, err := strconv.ParseFloat(strings.TrimSpace(rlt), 64); err == nil && f >= 0 && f <= maxNum {
 			meter = &f
 		}
-		for k, s := range map[string]Text{"customer_name": d.CustomerName, "address": d.Address,
+		for k, s := range map[string]wire.Text{"customer_name": d.CustomerName, "address": d.Address,
 			"account_id": d.AccountID, "mdm_code": d.MDMCode} {
 			if s != "" {
 				account[k] = string(s)
@@ -973,7 +897,7 @@ func Convert(in Input) (providers.Device, []string) {
 			c.warn = append(c.warn, fmt.Sprintf("meter reading went down from %g to %g; keeping %g", *in.LastMeter, m, *in.LastMeter))
 			m = *in.LastMeter
 		}
-		v["meter_reading"] = round(m, 3)
+		v["meter_reading"] = wire.Round(m, 3)
 	}
 	dev.Entities = Entities(in.LoggedIn, tiers)
 	return dev, c.warn
@@ -993,9 +917,9 @@ func loggedInValues(c *calc, v map[string]any, attrs map[string]map[string]any, 
 				e["time"] = when.Format(time.RFC3339)
 			}
 			if r.Amount.OK {
-				e["amount"] = round(r.Amount.V, 2)
+				e["amount"] = wire.Round(r.Amount.V, 2)
 			}
-			for k, s := range map[string]Text{"org": r.Org, "source": r.Source, "status": r.Status, "type": r.ItemType} {
+			for k, s := range map[string]wire.Text{"org": r.Org, "source": r.Source, "status": r.Status, "type": r.ItemType} {
 				if s != "" {
 					e[k] = string(s)
 				}
@@ -1003,7 +927,7 @@ func loggedInValues(c *calc, v map[string]any, attrs map[string]map[string]any, 
 			list = append(list, e)
 			if i == 0 {
 				if r.Amount.OK {
-					v["last_payment"] = round(r.Amount.V, 2)
+					v["last_payment"] = wire.Round(r.Amount.V, 2)
 				} else if r.Amount.Raw != "" {
 					c.warn = append(c.warn, fmt.Sprintf("last payment amount is not a number: %q", r.Amount.Raw))
 				}
@@ -1011,7 +935,7 @@ func loggedInValues(c *calc, v map[string]any, attrs map[string]map[string]any, 
 					v["last_payment_time"] = when
 				}
 				if _, has := v["amount_owed"]; !has && r.OweAmount.OK {
-					v["amount_owed"] = round(r.OweAmount.V, 2)
+					v["amount_owed"] = wire.Round(r.OweAmount.V, 2)
 				}
 			}
 		}
@@ -1034,7 +958,7 @@ func loggedInValues(c *calc, v map[string]any, attrs map[string]map[string]any, 
 	// The newest day.
 	if n := len(c.hist); n > 0 && c.hist[n-1].hasVol {
 		d := c.hist[n-1]
-		v["last_day_volume"] = round(d.volume, 3)
+		v["last_day_volume"] = wire.Round(d.volume, 3)
 		attrs["last_day_volume"] = map[string]any{"date": d.day.Format(dayKey)}
 		if cost, ok := c.cost(b, d.reading-d.volume, d.reading); ok {
 			v["last_day_cost"] = cost
@@ -1046,13 +970,13 @@ func loggedInValues(c *calc, v map[string]any, attrs map[string]map[string]any, 
 	endPrev, _, okEndPrev := c.readingAt(thisMonth.AddDate(0, 0, -1))
 	endPrev2, _, okEndPrev2 := c.readingAt(prevMonth.AddDate(0, 0, -1))
 	if okEndPrev && c.haveLatest {
-		v["month_volume"] = round(c.latest-endPrev, 3)
+		v["month_volume"] = wire.Round(c.latest-endPrev, 3)
 		if cost, ok := c.cost(b, endPrev, c.latest); ok {
 			v["month_cost"] = cost
 		}
 	}
 	if okEndPrev && okEndPrev2 {
-		v["last_month_volume"] = round(endPrev-endPrev2, 3)
+		v["last_month_volume"] = wire.Round(endPrev-endPrev2, 3)
 		if cost, ok := c.cost(b, endPrev2, endPrev); ok {
 			v["last_month_cost"] = cost
 		}
@@ -1065,18 +989,18 @@ func loggedInValues(c *calc, v map[string]any, attrs map[string]map[string]any, 
 		return
 	}
 	ytd := max(c.latest-b.cur, 0)
-	v["year_volume"] = round(ytd, 3)
+	v["year_volume"] = wire.Round(ytd, 3)
 	attrs["year_volume"] = map[string]any{"tier_year_start": b.yearStart.Format(dayKey), "source": b.source}
 	if len(c.ladder) == 0 {
 		return
 	}
-	v["year_cost"] = round(c.ladder.Cost(0, ytd), 2)
+	v["year_cost"] = wire.Round(c.ladder.Cost(0, ytd), 2)
 	i := c.ladder.TierAt(ytd)
 	t := c.ladder[i]
 	v["tier"] = strconv.Itoa(i + 1)
 	v["unit_price"] = t.Price
 	if !t.Unbounded {
-		v["tier_remaining"] = round(max(t.End-ytd, 0), 3)
+		v["tier_remaining"] = wire.Round(max(t.End-ytd, 0), 3)
 	}
 	table := make([]map[string]any, len(c.ladder))
 	for j, t := range c.ladder {
@@ -1088,6 +1012,6 @@ func loggedInValues(c *calc, v map[string]any, attrs map[string]map[string]any, 
 		}
 		table[j] = row
 	}
-	attrs["tier"] = map[string]any{"tiers": table, "year_volume": round(ytd, 3),
+	attrs["tier"] = map[string]any{"tiers": table, "year_volume": wire.Round(ytd, 3),
 		"tier_year_start": b.yearStart.Format(dayKey)}
 }

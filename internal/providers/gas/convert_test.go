@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/accountbridge/accountbridge/internal/providers/wire"
 )
 
 func readTestdata(t testing.TB, name string) []byte {
@@ -20,7 +22,9 @@ func readTestdata(t testing.TB, name string) []byte {
 	return b
 }
 
-func cst(y int, m time.Month, d, h, min int) time.Time { return time.Date(y, m, d, h, min, 0, 0, CST) }
+func cst(y int, m time.Month, d, h, min int) time.Time {
+	return time.Date(y, m, d, h, min, 0, 0, wire.CST)
+}
 
 // must fails the test (by panicking, which the test runner reports) on an error.
 func must[T any](v T, err error) T {
@@ -60,14 +64,14 @@ func wantValues(t *testing.T, got map[string]any, want map[string]any) {
 // Quirk: every number is a string, some are empty, some are real numbers; none fails a response.
 func TestQuirkNumbersAsStringsAndEmptyStrings(t *testing.T) {
 	var v struct {
-		A, B, C, D, E, F, G Num
+		A, B, C, D, E, F, G wire.Num
 	}
 	err := json.Unmarshal([]byte(`{"A":"50.0","B":"","C":100.5,"D":null,"E":"  1,215.90 ","F":"无","G":{"x":1}}`), &v)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for name, c := range map[string]struct {
-		got Num
+		got wire.Num
 		ok  bool
 		v   float64
 	}{"A": {v.A, true, 50}, "B": {v.B, false, 0}, "C": {v.C, true, 100.5}, "D": {v.D, false, 0},
@@ -174,8 +178,8 @@ func TestQuirkDailyNewestFirstGasFeeIsReading(t *testing.T) {
 	}
 	// A row whose volume is an empty string gets it from the readings.
 	h2 := History{}
-	h2.Merge([]DayWire{{GasYear: "2026/02/14 01:00:00", GasVolume: Num{}, GasFee: Num{V: 1215.9, OK: true}},
-		{GasYear: "2026/02/13", GasVolume: Num{V: 0.55, OK: true}, GasFee: Num{V: 1215.28, OK: true}}})
+	h2.Merge([]DayWire{{GasYear: "2026/02/14 01:00:00", GasVolume: wire.Num{}, GasFee: wire.Num{V: 1215.9, OK: true}},
+		{GasYear: "2026/02/13", GasVolume: wire.Num{V: 0.55, OK: true}, GasFee: wire.Num{V: 1215.28, OK: true}}})
 	dev, _ = Convert(Input{Now: cst(2026, 2, 15, 9, 0), UserCode: "12345678", YearStart: MonthDay{1, 1},
 		LoggedIn: true, History: h2})
 	wantValues(t, dev.Values, map[string]any{"last_day_volume": 0.62, "meter_reading": 1215.9})
@@ -241,7 +245,7 @@ func TestQuirkNonNumericLastTierEnd(t *testing.T) {
 		if len(l) != 3 || !l[2].Unbounded || !math.IsInf(l[2].End, 1) {
 			t.Fatalf("end %s: ladder %+v", end, l)
 		}
-		if got := round(l.Cost(0, 600), 2); got != 1977.6 {
+		if got := wire.Round(l.Cost(0, 600), 2); got != 1977.6 {
 			t.Errorf("end %s: cost(600) = %v, want 1977.60", end, got)
 		}
 		if i := l.TierAt(1e7); i != 2 {
@@ -281,7 +285,7 @@ func TestLadderCostAndTier(t *testing.T) {
 		{100, 90, 0, 1},       // an empty span
 		{359.99, 360.01, 0.0653, 2},
 	} {
-		if got := round(kunming.Cost(c.from, c.to), 4); !near(got, round(c.cost, 4)) {
+		if got := wire.Round(kunming.Cost(c.from, c.to), 4); !near(got, wire.Round(c.cost, 4)) {
 			t.Errorf("Cost(%g, %g) = %v, want %v", c.from, c.to, got, c.cost)
 		}
 		if got := kunming.TierAt(c.to) + 1; got != c.tierAtTo {
@@ -292,7 +296,7 @@ func TestLadderCostAndTier(t *testing.T) {
 
 // monthlyOf builds monthly data from month → volume with the Kunming ladder.
 func monthlyOf(rows map[string]float64, total string) *Monthly {
-	m := &Monthly{TotalGasVolume: Num{}}
+	m := &Monthly{TotalGasVolume: wire.Num{}}
 	_ = json.Unmarshal([]byte(`[{"beginVolume":"0.0","endVolume":"360","price":"2.97"},{"beginVolume":"360","endVolume":"540","price":"3.56"},{"beginVolume":"540","endVolume":"9999999","price":"4.46"}]`), &m.Tiers)
 	var keys []string
 	for k := range rows {
@@ -307,7 +311,7 @@ func monthlyOf(rows map[string]float64, total string) *Monthly {
 		}
 	}
 	for _, k := range keys {
-		m.Records = append(m.Records, MonthWire{GasYear: Text(k[:4] + "年" + k[5:7] + "月"), GasVolume: Num{V: rows[k], OK: true}})
+		m.Records = append(m.Records, MonthWire{GasYear: wire.Text(k[:4] + "年" + k[5:7] + "月"), GasVolume: wire.Num{V: rows[k], OK: true}})
 	}
 	if total != "" {
 		_ = json.Unmarshal([]byte(`"`+total+`"`), &m.TotalGasVolume)
@@ -359,7 +363,7 @@ func TestTierCostTable(t *testing.T) {
 			rows: map[string]float64{"2025-05": 100, "2025-06": 100, "2025-07": 200, "2025-08": 170, "2025-09": 10},
 			// year: July 200 + August 170 + September 10 = 380; August [200, 370]
 			want: map[string]any{"year_volume": 380.0, "tier": "2", "last_month_volume": 170.0,
-				"last_month_cost": round(160*2.97+10*3.56, 2), "month_cost": 35.6},
+				"last_month_cost": wire.Round(160*2.97+10*3.56, 2), "month_cost": 35.6},
 		},
 		{
 			name: "tier_year_start 03-15: March is split between last tier year and this one",
@@ -367,8 +371,8 @@ func TestTierCostTable(t *testing.T) {
 			hist: constantHistory(cst(2025, 1, 1, 0, 0), cst(2026, 4, 1, 0, 0), 5, 1000),
 			// last tier year 2025-03-15..2026-03-14: 365 days × 5 = 1825; March 1–14 sits at [1755, 1825]
 			// (tier 3), March 15–31 at [0, 85] of the new year (tier 1).
-			want: map[string]any{"last_month_volume": 155.0, "last_month_cost": round(70*4.46+85*2.97, 2),
-				"year_volume": 90.0, "month_volume": 5.0, "month_cost": round(5*2.97, 2), "tier": "1"},
+			want: map[string]any{"last_month_volume": 155.0, "last_month_cost": wire.Round(70*4.46+85*2.97, 2),
+				"year_volume": 90.0, "month_volume": 5.0, "month_cost": wire.Round(5*2.97, 2), "tier": "1"},
 		},
 		{
 			name: "without history, monthly rows or the upstream total the year is unknown",
@@ -427,12 +431,12 @@ func TestMonthDay(t *testing.T) {
 
 func TestHistoryMergeKeepsHigherReadingAndPrunes(t *testing.T) {
 	h := History{}
-	h.Merge([]DayWire{{GasYear: "2026/02/14", GasVolume: Num{V: 0.62, OK: true}, GasFee: Num{V: 1215.9, OK: true}}})
-	changed, _ := h.Merge([]DayWire{{GasYear: "2026/02/14", GasVolume: Num{V: 0.1, OK: true}, GasFee: Num{V: 1215.3, OK: true}}})
+	h.Merge([]DayWire{{GasYear: "2026/02/14", GasVolume: wire.Num{V: 0.62, OK: true}, GasFee: wire.Num{V: 1215.9, OK: true}}})
+	changed, _ := h.Merge([]DayWire{{GasYear: "2026/02/14", GasVolume: wire.Num{V: 0.1, OK: true}, GasFee: wire.Num{V: 1215.3, OK: true}}})
 	if !changed || h["2026-02-14"].Reading != 1215.9 {
 		t.Errorf("a lower reading replaced a higher one: %+v", h["2026-02-14"])
 	}
-	if changed, warn := h.Merge([]DayWire{{GasYear: "yesterday", GasFee: Num{V: 1, OK: true}}, {GasYear: "2026/02/15"}}); changed || len(warn) != 2 {
+	if changed, warn := h.Merge([]DayWire{{GasYear: "yesterday", GasFee: wire.Num{V: 1, OK: true}}, {GasYear: "2026/02/15"}}); changed || len(warn) != 2 {
 		t.Errorf("bad rows: changed %v warnings %v", changed, warn)
 	}
 	big := constantHistory(cst(2020, 1, 1, 0, 0), cst(2026, 1, 1, 0, 0), 1, 0)

@@ -10,6 +10,7 @@ import (
 	"github.com/accountbridge/accountbridge/internal/daemon/daemontest"
 	"github.com/accountbridge/accountbridge/internal/mqtt/mqtttest"
 	"github.com/accountbridge/accountbridge/internal/providers/gas/fake"
+	"github.com/accountbridge/accountbridge/internal/providers/wire"
 )
 
 // The daemon polls the fake through the real poller, store and MQTT: Home Assistant gets a
@@ -30,7 +31,7 @@ func TestEndToEndWithDaemon(t *testing.T) {
 	dev := "gas_home"
 	disc, state, avail := e.DiscoveryTopic(dev), e.StateTopic(dev), e.AvailabilityTopic(dev)
 	meter := func() string {
-		return `"meter_reading":` + strconv.FormatFloat(round(srv.ReadingAt(srv.LastDay()), 3), 'f', -1, 64)
+		return `"meter_reading":` + strconv.FormatFloat(wire.Round(srv.ReadingAt(srv.LastDay()), 3), 'f', -1, 64)
 	}
 
 	waitAll := func(w *mqtttest.Watcher, want map[string][]string) {
@@ -60,7 +61,7 @@ func TestEndToEndWithDaemon(t *testing.T) {
 
 	// Restart: the stored token is reused and the daily history kept.
 	srv.Set(func(s *fake.Switches) { s.DayPerPoll = true })
-	next := `"meter_reading":` + strconv.FormatFloat(round(srv.ReadingAt(srv.LastDay().AddDate(0, 0, 1)), 3), 'f', -1, 64)
+	next := `"meter_reading":` + strconv.FormatFloat(wire.Round(srv.ReadingAt(srv.LastDay().AddDate(0, 0, 1)), 3), 'f', -1, 64)
 	w = e.Watch()
 	e.Start(e.Config(acct))
 	waitAll(w, map[string][]string{state: {next}, avail: {"online"}})

@@ -3,6 +3,8 @@ package gas
 import (
 	"testing"
 	"time"
+
+	"github.com/accountbridge/accountbridge/internal/providers/wire"
 )
 
 // FuzzParsers feeds any body to every response parser and the conversion: nothing panics,
@@ -17,7 +19,7 @@ func FuzzParsers(f *testing.F) {
 	f.Add([]byte(`eyJzdWNjZXNzIjp0cnVlfQ`))
 	f.Add([]byte(`{"success":true,"data":[1,2]}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		in := Input{Now: time.Date(2026, 2, 15, 9, 0, 0, 0, CST), UserCode: "12345678", YearStart: MonthDay{3, 15},
+		in := Input{Now: time.Date(2026, 2, 15, 9, 0, 0, 0, wire.CST), UserCode: "12345678", YearStart: MonthDay{3, 15},
 			LoggedIn: true, History: History{}}
 		if d, err := ParseDebt(body); err == nil {
 			in.Debt = &d
@@ -50,7 +52,7 @@ func FuzzParsers(f *testing.F) {
 func BenchmarkParseConvert(b *testing.B) {
 	debt, pay := readTestdata(b, "debt.json"), readTestdata(b, "payments.json")
 	monthly, daily := readTestdata(b, "monthly.b64"), readTestdata(b, "daily.json")
-	now := time.Date(2026, 2, 15, 9, 0, 0, 0, CST)
+	now := time.Date(2026, 2, 15, 9, 0, 0, 0, wire.CST)
 	b.ReportAllocs()
 	for b.Loop() {
 		d, err1 := ParseDebt(debt)

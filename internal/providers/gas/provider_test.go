@@ -12,30 +12,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/accountbridge/accountbridge/internal/clock"
 	"github.com/accountbridge/accountbridge/internal/discovery"
 	"github.com/accountbridge/accountbridge/internal/providers"
 	"github.com/accountbridge/accountbridge/internal/providers/gas/fake"
+	"github.com/accountbridge/accountbridge/internal/providers/wire"
 	"github.com/accountbridge/accountbridge/internal/store"
 )
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // env is a fake upstream on loopback, a clock and a real store that can be "restarted".
 type env struct {
 	t       *testing.T
 	srv     *fake.Server
 	url     string
-	clock   *clock
+	clock   *clock.Fake
 	db      string
 	st      *store.Store
 	mu      sync.Mutex
@@ -44,7 +34,7 @@ type env struct {
 
 func newEnv(t *testing.T, fo fake.Options) *env {
 	t.Helper()
-	e := &env{t: t, clock: &clock{t: cst(2026, 2, 15, 9, 0)}, db: filepath.Join(t.TempDir(), "ab.db")}
+	e := &env{t: t, clock: clock.NewFake(cst(2026, 2, 15, 9, 0)), db: filepath.Join(t.TempDir(), "ab.db")}
 	if fo.LastDay.IsZero() {
 		fo.LastDay = cst(2026, 2, 14, 0, 0)
 	}
@@ -121,13 +111,13 @@ func TestLoginAndTokenReuseAcrossRestart(t *testing.T) {
 			e.srv.AddDay()
 		}
 		e.poll(p)
-		e.clock.Add(time.Hour)
+		e.clock.Advance(time.Hour)
 	}
 	e.restart()
 	p = e.provider(loginSettings())
 	for range 50 {
 		e.poll(p)
-		e.clock.Add(time.Hour)
+		e.clock.Advance(time.Hour)
 	}
 	if n := e.srv.Logins(); n != 1 {
 		t.Errorf("%d logins for 100 polls across a restart, want 1", n)
@@ -152,7 +142,7 @@ func TestExpiredTokenOneReloginOneRetry(t *testing.T) {
 	e := newEnv(t, fake.Options{})
 	p := e.provider(loginSettings())
 	e.poll(p)
-	e.clock.Add(time.Hour)
+	e.clock.Advance(time.Hour)
 	e.srv.ExpireTokens()
 
 	_, err := p.Poll(context.Background())
@@ -174,7 +164,7 @@ func TestExpiredTokenOneReloginOneRetry(t *testing.T) {
 	e2 := newEnv(t, fake.Options{TokenTTL: 2 * time.Hour})
 	p2 := e2.provider(loginSettings())
 	e2.poll(p2)
-	e2.clock.Add(3 * time.Hour)
+	e2.clock.Advance(3 * time.Hour)
 	if _, err := p2.Poll(context.Background()); !errors.Is(err, providers.ErrAuth) {
 		t.Fatalf("aged token: %v", err)
 	}
@@ -203,7 +193,7 @@ func TestWrongPasswordIsPermanentAndNotRetriedAfterRestart(t *testing.T) {
 	}
 	e.restart()
 	p = e.provider(s)
-	e.clock.Add(24 * time.Hour)
+	e.clock.Advance(24 * time.Hour)
 	if _, err := p.Poll(context.Background()); !errors.Is(err, providers.ErrPermanent) {
 		t.Fatalf("after a restart: %v, want the same permanent error", err)
 	}
@@ -282,7 +272,7 @@ func TestValuesMatchTheFakeMeter(t *testing.T) {
 	// 1.4 m³ a day: on 2026-09-30 the year (273 days) holds 382.2 m³; September's 42 m³
 	// sit at [340.2, 382.2], across the 360 boundary.
 	e := newEnv(t, fake.Options{LastDay: cst(2026, 9, 30, 0, 0), DailyVolume: func(time.Time) float64 { return 1.4 }})
-	e.clock.t = cst(2026, 10, 1, 8, 0)
+	e.clock.Advance(cst(2026, 10, 1, 8, 0).Sub(e.clock.Now())) // to that time
 	e.srv.Set(func(s *fake.Switches) { s.LoginBase64 = true; s.LastTierEnd = "无上限" })
 	dev := e.provider(loginSettings()).poll(t)
 	last := e.srv.LastDay()
@@ -291,19 +281,19 @@ func TestValuesMatchTheFakeMeter(t *testing.T) {
 		t.Fatalf("fake year volume %v", ytd)
 	}
 	wantValues(t, dev.Values, map[string]any{
-		"meter_reading":     round(e.srv.ReadingAt(last), 3),
+		"meter_reading":     wire.Round(e.srv.ReadingAt(last), 3),
 		"balance":           86.42,
 		"last_payment":      50.0,
 		"last_day_volume":   1.4,
-		"last_day_cost":     round(1.4*3.56, 2),
+		"last_day_cost":     wire.Round(1.4*3.56, 2),
 		"year_volume":       ytd,
-		"year_cost":         round(kunming.Cost(0, ytd), 2),
+		"year_cost":         wire.Round(kunming.Cost(0, ytd), 2),
 		"tier":              "2",
 		"unit_price":        3.56,
-		"tier_remaining":    round(540-ytd, 3),
+		"tier_remaining":    wire.Round(540-ytd, 3),
 		"month_volume":      0.0, // October has no record yet
 		"last_month_volume": 42.0,
-		"last_month_cost":   round(19.8*2.97+22.2*3.56, 2), // crosses 360
+		"last_month_cost":   wire.Round(19.8*2.97+22.2*3.56, 2), // crosses 360
 	})
 	if got := dev.Attributes["last_payment"]["payments"].([]map[string]any); len(got) != 2 {
 		t.Errorf("payments attribute = %v", got)
@@ -326,21 +316,21 @@ func (p *Provider) poll(t *testing.T) providers.Device {
 // daemon restarts, the year's volume still counts from it.
 func TestDailyHistoryPersistsAcrossRestart(t *testing.T) {
 	e := newEnv(t, fake.Options{LastDay: cst(2026, 1, 20, 0, 0)})
-	e.clock.t = cst(2026, 1, 21, 9, 0)
+	e.clock.Advance(cst(2026, 1, 21, 9, 0).Sub(e.clock.Now()))  // to that time
 	e.srv.Set(func(s *fake.Switches) { s.EmptyMonthly = true }) // only the daily records can tell
 	p := e.provider(loginSettings())
 	dev := e.poll(p)
 	want := e.srv.Volume(cst(2026, 1, 1, 0, 0), cst(2026, 1, 20, 0, 0))
-	wantValues(t, dev.Values, map[string]any{"year_volume": round(want, 3)})
+	wantValues(t, dev.Values, map[string]any{"year_volume": wire.Round(want, 3)})
 
 	for range 40 {
 		e.srv.AddDay()
 	}
-	e.clock.t = cst(2026, 3, 2, 9, 0)
+	e.clock.Advance(cst(2026, 3, 2, 9, 0).Sub(e.clock.Now())) // to that time
 	e.restart()
 	dev = e.poll(e.provider(loginSettings()))
 	want = e.srv.Volume(cst(2026, 1, 1, 0, 0), e.srv.LastDay())
-	wantValues(t, dev.Values, map[string]any{"year_volume": round(want, 3), "year_cost": round(kunming.Cost(0, want), 2)})
+	wantValues(t, dev.Values, map[string]any{"year_volume": wire.Round(want, 3), "year_cost": wire.Round(kunming.Cost(0, want), 2)})
 	if src := dev.Attributes["year_volume"]["source"]; src != "history" {
 		t.Errorf("year volume source = %v, want history", src)
 	}
@@ -373,7 +363,7 @@ func TestBalanceOnlyWithoutCredentials(t *testing.T) {
 		t.Errorf("entities = %v, want %v", keys, want)
 	}
 	wantValues(t, dev.Values, map[string]any{"balance": 86.42, "amount_owed": 0.0,
-		"meter_reading": round(e.srv.ReadingAt(e.srv.LastDay()), 3), "account": "12345678"})
+		"meter_reading": wire.Round(e.srv.ReadingAt(e.srv.LastDay()), 3), "account": "12345678"})
 	if got := dev.Attributes["account"]["customer_name"]; got != "张*" {
 		t.Errorf("customer name attribute = %v", got)
 	}
@@ -385,8 +375,8 @@ func TestQuirksThroughTheFake(t *testing.T) {
 	dev := e.poll(e.provider(loginSettings()))
 	wantValues(t, dev.Values, map[string]any{
 		"balance":         nil, // "" is unknown, not 0
-		"last_day_volume": round(e.srv.Volume(e.srv.LastDay(), e.srv.LastDay()), 3),
-		"meter_reading":   round(e.srv.ReadingAt(e.srv.LastDay()), 3),
+		"last_day_volume": wire.Round(e.srv.Volume(e.srv.LastDay(), e.srv.LastDay()), 3),
+		"meter_reading":   wire.Round(e.srv.ReadingAt(e.srv.LastDay()), 3),
 	})
 	if tm, ok := dev.Values["last_reading_time"].(time.Time); !ok || tm.Format(time.RFC3339) != "2026-02-14T23:30:00+08:00" {
 		t.Errorf("last_reading_time = %v", dev.Values["last_reading_time"])
@@ -416,14 +406,14 @@ func TestMeterReadingNeverDecreasesAcrossPolls(t *testing.T) {
 		case 4:
 			e.srv.Set(func(s *fake.Switches) { s.EmptyLists = false })
 		}
-		e.clock.Add(12 * time.Hour)
+		e.clock.Advance(12 * time.Hour)
 		m, ok := e.poll(p).Values["meter_reading"].(float64)
 		if !ok || m < prev {
 			t.Fatalf("poll %d: meter %v after %v", i, m, prev)
 		}
 		prev = m
 	}
-	if want := round(e.srv.ReadingAt(e.srv.LastDay()), 3); prev != want {
+	if want := wire.Round(e.srv.ReadingAt(e.srv.LastDay()), 3); prev != want {
 		t.Errorf("final reading %v, want %v", prev, want)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/accountbridge/accountbridge/internal/providers"
+	"github.com/accountbridge/accountbridge/internal/providers/wire"
 )
 
 // PasswordHash is the "pwd" login field (protocol §2): md5 of the password, characters
@@ -216,15 +217,15 @@ func (c *client) login(ctx context.Context, cred credentials) (session, error) {
 	}
 	if s.SessionID == "" || s.UserID == "" { // 2021 variant: also in the body
 		var d struct {
-			SessionID flexStr `json:"sessionid"`
-			UserID    flexStr `json:"userid"`
+			SessionID wire.Text `json:"sessionid"`
+			UserID    wire.Text `json:"userid"`
 		}
 		_ = json.Unmarshal(env.Data, &d)
 		if s.SessionID == "" {
-			s.SessionID = d.SessionID.V
+			s.SessionID = string(d.SessionID)
 		}
 		if s.UserID == "" {
-			s.UserID = d.UserID.V
+			s.UserID = string(d.UserID)
 		}
 	}
 	if s.SessionID == "" || s.UserID == "" {

@@ -5,111 +5,37 @@ import (
 	"fmt"
 	"math"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/accountbridge/accountbridge/internal/providers"
+	"github.com/accountbridge/accountbridge/internal/providers/wire"
 )
-
-// The upstream speaks Beijing time.
-var cst = time.FixedZone("CST", 8*3600)
-
-// flexNum is a number the upstream sends as a JSON number or a string. An absent, empty
-// or unparseable value leaves OK false (Bad keeps unparseable text for a warning); it
-// never fails the decoding of the surrounding object.
-type flexNum struct {
-	V   float64
-	OK  bool
-	Bad string
-}
-
-func (f *flexNum) UnmarshalJSON(b []byte) error {
-	s := strings.TrimSpace(string(b))
-	if s == "null" {
-		return nil
-	}
-	if strings.HasPrefix(s, `"`) {
-		var str string
-		if json.Unmarshal(b, &str) != nil {
-			return nil
-		}
-		s = strings.TrimSpace(str)
-		if s == "" {
-			return nil
-		}
-	}
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
-		if len(s) > 40 {
-			s = s[:40]
-		}
-		f.Bad = s
-		return nil
-	}
-	f.V, f.OK = v, true
-	return nil
-}
-
-// flexStr is a string the upstream may send as a number; other types leave it unset.
-type flexStr struct {
-	V  string
-	OK bool
-}
-
-func (f *flexStr) UnmarshalJSON(b []byte) error {
-	var s string
-	if json.Unmarshal(b, &s) == nil {
-		f.V, f.OK = s, true
-		return nil
-	}
-	var n json.Number
-	if json.Unmarshal(b, &n) == nil {
-		f.V, f.OK = n.String(), true
-	}
-	return nil
-}
-
-// flexBool accepts true/false, 0/1 and their string forms.
-type flexBool struct {
-	V  bool
-	OK bool
-}
-
-func (f *flexBool) UnmarshalJSON(b []byte) error {
-	switch strings.Trim(strings.TrimSpace(string(b)), `"`) {
-	case "true", "1":
-		f.V, f.OK = true, true
-	case "false", "0":
-		f.V, f.OK = false, true
-	}
-	return nil
-}
 
 // wirePeer is one box of listPeer (protocol §8).
 type wirePeer struct {
-	DeviceID         flexStr  `json:"device_id"`
-	DeviceSN         flexStr  `json:"device_sn"`
-	PeerID           flexStr  `json:"peerid"`
-	DeviceName       flexStr  `json:"device_name"`
-	DeviceType       flexStr  `json:"device_type"`
-	HardwareModel    flexStr  `json:"hardware_model"`
-	SystemName       flexStr  `json:"system_name"`
-	SystemVersion    flexStr  `json:"system_version"`
-	Upgradeable      flexBool `json:"upgradeable"`
-	Status           flexStr  `json:"status"`
-	ExceptionName    flexStr  `json:"exception_name"`
-	ExceptionMessage flexStr  `json:"exception_message"`
-	IP               flexStr  `json:"ip"`
-	LanIP            flexStr  `json:"lan_ip"`
-	ConnectTime      flexNum  `json:"connect_time"`
-	DisconnectTime   flexNum  `json:"disconnect_time"`
+	DeviceID         wire.Text  `json:"device_id"`
+	DeviceSN         wire.Text  `json:"device_sn"`
+	PeerID           wire.Text  `json:"peerid"`
+	DeviceName       wire.Text  `json:"device_name"`
+	DeviceType       wire.Text  `json:"device_type"`
+	HardwareModel    wire.Text  `json:"hardware_model"`
+	SystemName       wire.Text  `json:"system_name"`
+	SystemVersion    wire.Text  `json:"system_version"`
+	Upgradeable      wire.Bool  `json:"upgradeable"`
+	Status           *wire.Text `json:"status"`            // nil: absent (present and "" is a value)
+	ExceptionName    *wire.Text `json:"exception_name"`    // nil: absent
+	ExceptionMessage *wire.Text `json:"exception_message"` // nil: absent
+	IP               wire.Text  `json:"ip"`
+	LanIP            wire.Text  `json:"lan_ip"`
+	ConnectTime      wire.Num   `json:"connect_time"`
+	DisconnectTime   wire.Num   `json:"disconnect_time"`
 }
 
 // boxKey is the stable id of a box: its serial, else its device id, else its peer id.
 func (p wirePeer) boxKey() string {
-	for _, s := range []flexStr{p.DeviceSN, p.DeviceID, p.PeerID} {
-		if k := providers.SanitizeID(strings.TrimSpace(s.V)); k != "" {
+	for _, s := range []wire.Text{p.DeviceSN, p.DeviceID, p.PeerID} {
+		if k := providers.SanitizeID(string(s)); k != "" {
 			return k
 		}
 	}
@@ -168,11 +94,11 @@ func parseListPeer(body []byte) ([]peer, []string, error) {
 
 // wirePartition is one partition of getUSBInfo (protocol §9); sizes in bytes.
 type wirePartition struct {
-	Used     flexNum `json:"used"`
-	Capacity flexNum `json:"capacity"`
-	Label    flexStr `json:"label"`
-	Path     flexStr `json:"path"`
-	DiskID   flexNum `json:"disk_id"`
+	Used     wire.Num  `json:"used"`
+	Capacity wire.Num  `json:"capacity"`
+	Label    wire.Text `json:"label"`
+	Path     wire.Text `json:"path"`
+	DiskID   wire.Num  `json:"disk_id"`
 }
 
 type usbInfo struct {
@@ -189,32 +115,32 @@ func parseUSB(payload []byte) (usbInfo, error) {
 
 // wireIncome is wkb/income-history (protocol §5).
 type wireIncome struct {
-	TotalIncome flexNum `json:"totalIncome"`
-	Month       flexStr `json:"month"`
+	TotalIncome wire.Num  `json:"totalIncome"`
+	Month       wire.Text `json:"month"`
 	IncomeArr   []struct {
-		Date flexStr `json:"date"`
-		Num  flexNum `json:"num"`
+		Date wire.Text `json:"date"`
+		Num  wire.Num  `json:"num"`
 	} `json:"incomeArr"`
 }
 
 // wireOutcome is wkb/outcome-history (protocol §6).
 type wireOutcome struct {
-	TotalOutcome flexNum           `json:"totalOutcome"`
+	TotalOutcome wire.Num          `json:"totalOutcome"`
 	OutcomeArr   []json.RawMessage `json:"outcomeArr"`
 }
 
 // wireAccountInfo is wkb/account-info (protocol §7).
 type wireAccountInfo struct {
-	Balance flexNum `json:"balance"`
+	Balance wire.Num `json:"balance"`
 }
 
 // wireDraw is the data of wkb/draw (protocol §10).
 type wireDraw struct {
-	DrawRet       flexNum `json:"drawRet"`
-	DrawMsg       flexStr `json:"drawMsg"`
-	DrawTime      flexStr `json:"drawTime"`
-	GasCost       flexNum `json:"gasCost"`
-	OriginBalance flexNum `json:"originBalance"`
+	DrawRet       wire.Num  `json:"drawRet"`
+	DrawMsg       wire.Text `json:"drawMsg"`
+	DrawTime      wire.Text `json:"drawTime"`
+	GasCost       wire.Num  `json:"gasCost"`
+	OriginBalance wire.Num  `json:"originBalance"`
 }
 
 const gib = 1 << 30
@@ -283,17 +209,17 @@ func boxDevice(accountID string, in boxInput) (providers.Device, []string) {
 	d := providers.Device{
 		ID:           providers.DeviceID("onecloud", accountID, in.Key),
 		ViaDevice:    providers.DeviceID("onecloud", accountID),
-		Name:         strings.TrimSpace(w.DeviceName.V),
+		Name:         strings.TrimSpace(string(w.DeviceName)),
 		Manufacturer: "Xunlei",
 		Model:        modelName(w),
-		SWVersion:    w.SystemVersion.V,
+		SWVersion:    string(w.SystemVersion),
 		Entities:     boxEntities,
 		Values:       map[string]any{},
 	}
 	if d.Name == "" {
 		d.Name = "OneCloud " + in.Key
 	}
-	status := strings.ToLower(strings.TrimSpace(w.Status.V))
+	status := strings.ToLower(w.Status.String())
 	switch {
 	case !in.Listed:
 		d.Values["online"] = false
@@ -301,29 +227,29 @@ func boxDevice(accountID string, in boxInput) (providers.Device, []string) {
 	case status == statusOnline || status == statusOffline || status == statusException:
 		d.Values["online"] = status == statusOnline
 		d.Values["status"] = status
-	case w.Status.OK:
+	case w.Status != nil:
 		// An unknown status is not "online" (as the original monitors read it), but it
 		// is not claimed to be one of the enum's options either.
 		d.Values["online"] = false
-		warns = append(warns, fmt.Sprintf("box %s: unknown status %q", in.Key, w.Status.V))
+		warns = append(warns, fmt.Sprintf("box %s: unknown status %q", in.Key, w.Status.String()))
 	}
-	if w.ExceptionMessage.OK || w.ExceptionName.OK {
-		msg := strings.TrimSpace(w.ExceptionMessage.V)
+	if w.ExceptionMessage != nil || w.ExceptionName != nil {
+		msg := w.ExceptionMessage.String()
 		if msg == "" {
-			msg = strings.TrimSpace(w.ExceptionName.V)
+			msg = w.ExceptionName.String()
 		}
 		d.Values["exception"] = msg
 	}
-	for key, n := range map[string]flexNum{"last_connect": w.ConnectTime, "last_disconnect": w.DisconnectTime} {
-		if n.Bad != "" {
-			warns = append(warns, fmt.Sprintf("box %s: unparseable %s %q", in.Key, key, n.Bad))
+	for key, n := range map[string]wire.Num{"last_connect": w.ConnectTime, "last_disconnect": w.DisconnectTime} {
+		if n.Raw != "" {
+			warns = append(warns, fmt.Sprintf("box %s: unparseable %s %q", in.Key, key, n.Raw))
 		}
 		if n.OK && n.V > 0 && n.V < 1e11 {
-			d.Values[key] = time.Unix(int64(n.V), 0).In(cst)
+			d.Values[key] = time.Unix(int64(n.V), 0).In(wire.CST)
 		}
 	}
-	for key, s := range map[string]flexStr{"ip": w.IP, "lan_ip": w.LanIP, "firmware": w.SystemVersion, "model": w.HardwareModel} {
-		if v := strings.TrimSpace(s.V); v != "" {
+	for key, s := range map[string]wire.Text{"ip": w.IP, "lan_ip": w.LanIP, "firmware": w.SystemVersion, "model": w.HardwareModel} {
+		if v := string(s); v != "" {
 			d.Values[key] = v
 		}
 	}
@@ -337,20 +263,20 @@ func boxDevice(accountID string, in boxInput) (providers.Device, []string) {
 		for _, p := range in.USB.Partitions {
 			if !p.Capacity.OK || !p.Used.OK {
 				ok = false
-				warns = append(warns, fmt.Sprintf("box %s: partition %q without a readable size", in.Key, p.Label.V))
+				warns = append(warns, fmt.Sprintf("box %s: partition %q without a readable size", in.Key, string(p.Label)))
 				continue
 			}
 			total += p.Capacity.V
 			used += p.Used.V
 			parts = append(parts, map[string]any{
-				"label": p.Label.V, "path": p.Path.V,
-				"capacity_gib": round(p.Capacity.V/gib, 2), "used_gib": round(p.Used.V/gib, 2),
+				"label": string(p.Label), "path": string(p.Path),
+				"capacity_gib": wire.Round(p.Capacity.V/gib, 2), "used_gib": wire.Round(p.Used.V/gib, 2),
 			})
 		}
 		if ok {
-			d.Values["disk_total"] = round(total/gib, 2)
-			d.Values["disk_used"] = round(used/gib, 2)
-			d.Values["disk_free"] = round(math.Max(total-used, 0)/gib, 2)
+			d.Values["disk_total"] = wire.Round(total/gib, 2)
+			d.Values["disk_used"] = wire.Round(used/gib, 2)
+			d.Values["disk_free"] = wire.Round(math.Max(total-used, 0)/gib, 2)
 		}
 		d.Attributes = map[string]map[string]any{"disk_total": {"partitions": parts}}
 	}
@@ -358,7 +284,7 @@ func boxDevice(accountID string, in boxInput) (providers.Device, []string) {
 }
 
 func modelName(w wirePeer) string {
-	t, m := strings.TrimSpace(w.DeviceType.V), strings.TrimSpace(w.HardwareModel.V)
+	t, m := strings.TrimSpace(string(w.DeviceType)), strings.TrimSpace(string(w.HardwareModel))
 	switch {
 	case t == "":
 		return m
@@ -394,14 +320,14 @@ func accountDevice(accountID, name string, in accountInput) (providers.Device, [
 	var warns []string
 	if in.Info != nil {
 		if in.Info.Balance.OK {
-			d.Values["balance"] = round(in.Info.Balance.V, 8)
-		} else if in.Info.Balance.Bad != "" {
-			warns = append(warns, fmt.Sprintf("account-info: unparseable balance %q", in.Info.Balance.Bad))
+			d.Values["balance"] = wire.Round(in.Info.Balance.V, 8)
+		} else if in.Info.Balance.Raw != "" {
+			warns = append(warns, fmt.Sprintf("account-info: unparseable balance %q", in.Info.Balance.Raw))
 		}
 	}
 	if in.Month != nil {
 		if in.Month.TotalIncome.OK {
-			d.Values["total_income"] = round(in.Month.TotalIncome.V, 8)
+			d.Values["total_income"] = wire.Round(in.Month.TotalIncome.V, 8)
 		}
 		type day struct {
 			date string
@@ -415,22 +341,22 @@ func accountDevice(accountID, name string, in accountInput) (providers.Device, [
 			}
 			for _, e := range inc.IncomeArr {
 				if !e.Num.OK {
-					if e.Num.Bad != "" {
-						warns = append(warns, fmt.Sprintf("income-history: unparseable amount %q on %s", e.Num.Bad, e.Date.V))
+					if e.Num.Raw != "" {
+						warns = append(warns, fmt.Sprintf("income-history: unparseable amount %q on %s", e.Num.Raw, string(e.Date)))
 					}
 					continue
 				}
 				if current {
 					month += e.Num.V
 				}
-				days = append(days, day{formatDate(e.Date.V), e.Num.V})
+				days = append(days, day{formatDate(string(e.Date)), e.Num.V})
 			}
 		}
 		add(in.Month, true)
 		add(in.PrevMonth, false)
-		d.Values["month_income"] = round(month, 8)
+		d.Values["month_income"] = wire.Round(month, 8)
 		if len(days) > 0 {
-			d.Values["yesterday_income"] = round(days[0].num, 8)
+			d.Values["yesterday_income"] = wire.Round(days[0].num, 8)
 			if len(days) > 7 {
 				days = days[:7]
 			}
@@ -438,20 +364,20 @@ func accountDevice(accountID, name string, in accountInput) (providers.Device, [
 			series := make([]map[string]any, len(days))
 			for i, x := range days {
 				sum += x.num
-				series[len(days)-1-i] = map[string]any{"date": x.date, "income": round(x.num, 8)}
+				series[len(days)-1-i] = map[string]any{"date": x.date, "income": wire.Round(x.num, 8)}
 			}
-			d.Values["income_7d"] = round(sum, 8)
+			d.Values["income_7d"] = wire.Round(sum, 8)
 			d.Attributes = map[string]map[string]any{"income_7d": {"daily": series}}
 		}
 	}
 	if in.Outcome != nil {
 		switch {
 		case in.Outcome.TotalOutcome.OK:
-			d.Values["total_withdrawn"] = round(in.Outcome.TotalOutcome.V, 8)
-		case in.Outcome.TotalOutcome.Bad == "" && len(in.Outcome.OutcomeArr) == 0:
+			d.Values["total_withdrawn"] = wire.Round(in.Outcome.TotalOutcome.V, 8)
+		case in.Outcome.TotalOutcome.Raw == "" && len(in.Outcome.OutcomeArr) == 0:
 			d.Values["total_withdrawn"] = 0.0 // a fresh account answers "" with no withdrawals
-		case in.Outcome.TotalOutcome.Bad != "":
-			warns = append(warns, fmt.Sprintf("outcome-history: unparseable totalOutcome %q", in.Outcome.TotalOutcome.Bad))
+		case in.Outcome.TotalOutcome.Raw != "":
+			warns = append(warns, fmt.Sprintf("outcome-history: unparseable totalOutcome %q", in.Outcome.TotalOutcome.Raw))
 		}
 	}
 	online := 0
@@ -471,14 +397,6 @@ func formatDate(s string) string {
 		return t.Format("2006-01-02")
 	}
 	return s
-}
-
-func round(v float64, places int) float64 {
-	p := math.Pow10(places)
-	if r := math.Round(v*p) / p; !math.IsInf(r, 0) && !math.IsNaN(r) {
-		return r
-	}
-	return v
 }
 
 // sortDevices orders box devices by id, for a stable snapshot.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/accountbridge/accountbridge/internal/discovery"
 	"github.com/accountbridge/accountbridge/internal/providers"
+	"github.com/accountbridge/accountbridge/internal/providers/wire"
 )
 
 func readTestdata(t testing.TB, name string) []byte {
@@ -58,8 +59,8 @@ func TestConvertCapturedBox(t *testing.T) {
 	}
 	want := map[string]any{
 		"online": true, "status": "online", "exception": "",
-		"last_connect":    time.Date(2019, 1, 2, 22, 41, 58, 0, cst),
-		"last_disconnect": time.Date(2019, 1, 2, 22, 41, 47, 0, cst),
+		"last_connect":    time.Date(2019, 1, 2, 22, 41, 58, 0, wire.CST),
+		"last_disconnect": time.Date(2019, 1, 2, 22, 41, 47, 0, wire.CST),
 		"ip":              "203.0.113.7", "lan_ip": "192.168.31.213", "firmware": "V1.7.2", "model": "WS1608",
 		"update_available": false,
 		"disk_total":       931.01, "disk_used": 1.38, "disk_free": 929.63,

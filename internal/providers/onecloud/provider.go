@@ -20,6 +20,7 @@ import (
 
 	"github.com/accountbridge/accountbridge/internal/logging"
 	"github.com/accountbridge/accountbridge/internal/providers"
+	"github.com/accountbridge/accountbridge/internal/providers/wire"
 )
 
 // Kind is the provider name used in the config.
@@ -279,8 +280,8 @@ func (p *Provider) poll(ctx context.Context, s session) (providers.Snapshot, err
 		rec := records[pe.Key]
 		rec.LastSeen, rec.Peer = now, pe.Raw
 		// An offline box has nothing to say about its disks: keep the last known ones.
-		if strings.ToLower(pe.Wire.Status.V) != statusOffline && pe.Wire.DeviceID.V != "" {
-			raw, err := p.c.usbInfo(ctx, s, pe.Wire.DeviceID.V)
+		if strings.ToLower(pe.Wire.Status.String()) != statusOffline && string(pe.Wire.DeviceID) != "" {
+			raw, err := p.c.usbInfo(ctx, s, string(pe.Wire.DeviceID))
 			switch {
 			case errors.Is(err, providers.ErrAuth):
 				return providers.Snapshot{}, err
@@ -364,7 +365,7 @@ func (p *Provider) accountStats(ctx context.Context, s session) (accountInput, e
 	}
 	if ok {
 		in.Month = &m0
-		if prev := strings.TrimSpace(m0.Month.V); len(m0.IncomeArr) < 7 && prev != "" && prev != "0" {
+		if prev := strings.TrimSpace(string(m0.Month)); len(m0.IncomeArr) < 7 && prev != "" && prev != "0" {
 			ok, err := get("income-history (previous month)", func() (json.RawMessage, error) { return p.c.income(ctx, s, prev) }, &m1)
 			if err != nil {
 				return in, err
@@ -544,16 +545,16 @@ func (p *Provider) Command(ctx context.Context, device, key string, payload []by
 	var d wireDraw
 	_ = json.Unmarshal(data, &d)
 	if d.DrawRet.OK && d.DrawRet.V != 0 {
-		return event(eventWithdrawFailed, map[string]any{"message": nonEmpty(d.DrawMsg.V, "refused"), "code": int(d.DrawRet.V)}), nil
+		return event(eventWithdrawFailed, map[string]any{"message": nonEmpty(string(d.DrawMsg), "refused"), "code": int(d.DrawRet.V)}), nil
 	}
-	attrs := map[string]any{"amount": round(info.Balance.V, 8)}
+	attrs := map[string]any{"amount": wire.Round(info.Balance.V, 8)}
 	if d.OriginBalance.OK {
-		attrs["amount"] = round(d.OriginBalance.V, 8)
+		attrs["amount"] = wire.Round(d.OriginBalance.V, 8)
 	}
 	if d.GasCost.OK {
-		attrs["gas_cost"] = round(d.GasCost.V, 8)
+		attrs["gas_cost"] = wire.Round(d.GasCost.V, 8)
 	}
-	if t, err := time.ParseInLocation("2006-01-02 15:04:05", d.DrawTime.V, cst); err == nil {
+	if t, err := time.ParseInLocation("2006-01-02 15:04:05", string(d.DrawTime), wire.CST); err == nil {
 		attrs["time"] = t.Format(time.RFC3339)
 	}
 	p.log.Info("OneCloud balance withdrawn", "amount", attrs["amount"])
@@ -582,14 +583,14 @@ func (p *Provider) peerID(ctx context.Context) string {
 	best := ""
 	for _, k := range keys {
 		var w wirePeer
-		if json.Unmarshal(records[k].Peer, &w) != nil || w.PeerID.V == "" {
+		if json.Unmarshal(records[k].Peer, &w) != nil || string(w.PeerID) == "" {
 			continue
 		}
-		if w.Status.V == statusOnline {
-			return w.PeerID.V
+		if w.Status.String() == statusOnline {
+			return string(w.PeerID)
 		}
 		if best == "" {
-			best = w.PeerID.V
+			best = string(w.PeerID)
 		}
 	}
 	return best

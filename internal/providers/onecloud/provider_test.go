@@ -3,11 +3,11 @@ package onecloud
 import (
 	"context"
 	"errors"
+	"github.com/accountbridge/accountbridge/internal/clock"
 	"github.com/accountbridge/accountbridge/internal/config"
 	"log/slog"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,30 +15,14 @@ import (
 
 	"github.com/accountbridge/accountbridge/internal/providers"
 	"github.com/accountbridge/accountbridge/internal/providers/onecloud/fake"
+	"github.com/accountbridge/accountbridge/internal/providers/wire"
 	"github.com/accountbridge/accountbridge/internal/store"
 )
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 type env struct {
 	t          *testing.T
 	fake       *fake.Server
-	clock      *clock
+	clock      *clock.Fake
 	kv         providers.KV
 	accountURL string
 	controlURL string
@@ -47,7 +31,7 @@ type env struct {
 // newEnv starts the fake (Default fixture, the test's clock) on loopback.
 func newEnv(t *testing.T, mutate ...func(*fake.Options)) *env {
 	t.Helper()
-	c := &clock{t: time.Date(2026, 11, 18, 9, 30, 0, 0, cst)} // a Wednesday
+	c := clock.NewFake(time.Date(2026, 11, 18, 9, 30, 0, 0, wire.CST)) // a Wednesday
 	o := fake.Default()
 	o.Now = c.Now
 	for _, m := range mutate {

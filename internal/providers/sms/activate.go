@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/accountbridge/accountbridge/internal/providers/wire"
 )
 
 // The SMS-Activate handler_api.php text protocol and its clones (§2).
@@ -74,7 +76,7 @@ func ParseReply(body []byte) Reply {
 		var e struct {
 			Title string `json:"title"`
 			Info  struct {
-				Min flexFloat `json:"min"`
+				Min wire.Num `json:"min"`
 			} `json:"info"`
 		}
 		if json.Unmarshal([]byte(s), &e) == nil && e.Title != "" && !strings.ContainsAny(e.Title, " \t") {
@@ -195,9 +197,9 @@ func (a *activate) balance(ctx context.Context) (float64, error) {
 }
 
 type activatePrice struct {
-	Cost  flexFloat `json:"cost"`
-	Count flexFloat `json:"count"`
-	Quant flexFloat `json:"quant"` // old builds
+	Cost  wire.Num `json:"cost"`
+	Count wire.Num `json:"count"`
+	Quant wire.Num `json:"quant"` // old builds
 }
 
 func (a *activate) quote(ctx context.Context, service, country string) (Quote, error) {

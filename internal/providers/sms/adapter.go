@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -174,46 +173,6 @@ func digits(s string) string {
 // MaskPhone masks a bought number for logs by the bridge's one rule
 // (logging.MaskPhoneNumber). The order reply carries the full number: it is the product.
 func MaskPhone(p string) string { return logging.MaskPhoneNumber(p) }
-
-// flexFloat decodes a JSON number, a numeric string or null.
-type flexFloat struct {
-	V  float64
-	OK bool
-}
-
-func (f *flexFloat) UnmarshalJSON(b []byte) error {
-	s := strings.Trim(strings.TrimSpace(string(b)), `"`)
-	if s == "" || s == "null" {
-		return nil
-	}
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		return fmt.Errorf("not a number: %s", b)
-	}
-	f.V, f.OK = v, true
-	return nil
-}
-
-// flexString decodes a JSON string or number as text.
-type flexString string
-
-func (f *flexString) UnmarshalJSON(b []byte) error {
-	s := strings.TrimSpace(string(b))
-	if s == "null" {
-		*f = ""
-		return nil
-	}
-	if strings.HasPrefix(s, `"`) {
-		u, err := strconv.Unquote(s)
-		if err != nil {
-			return err
-		}
-		*f = flexString(u)
-		return nil
-	}
-	*f = flexString(s)
-	return nil
-}
 
 // since is a latency in milliseconds.
 func since(t0 time.Time) float64 {

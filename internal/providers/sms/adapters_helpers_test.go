@@ -6,10 +6,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/accountbridge/accountbridge/internal/clock"
 	"github.com/accountbridge/accountbridge/internal/providers"
 )
 
@@ -124,17 +124,7 @@ func deadURL(t testing.TB) string {
 	return u
 }
 
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-
-func (c *clock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+func newClock() *clock.Fake { return clock.NewFake(time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)) }
 
 // intercept answers the requests match selects with status and body, and passes the
 // rest to h: garbage and odd statuses a fake's token injection cannot produce.

@@ -1,10 +1,10 @@
 package sms
 
 import (
-	"math"
 	"time"
 
 	"github.com/accountbridge/accountbridge/internal/providers"
+	"github.com/accountbridge/accountbridge/internal/providers/wire"
 )
 
 // Entities and values of the platform and router devices.
@@ -25,10 +25,8 @@ func moneyEntity(key, name, unit, stateClass string) providers.Entity {
 	return e
 }
 
-func round(v float64, places int) float64 {
-	p := math.Pow(10, float64(places))
-	return math.Round(v*p) / p
-}
+// round is wire.Round, the bridge's one rounding, under the name the order code uses.
+func round(v float64, places int) float64 { return wire.Round(v, places) }
 
 func pairLabel(w Pair) string { return w.Service + "/" + w.Country }
 

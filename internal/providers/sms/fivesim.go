@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/accountbridge/accountbridge/internal/providers/wire"
 )
 
 // 5SIM's native REST API (§3): bearer token, GET everywhere, plain-text errors.
@@ -68,7 +70,7 @@ func (f *fivesim) call(ctx context.Context, path string, q url.Values, auth bool
 
 func (f *fivesim) balance(ctx context.Context) (float64, error) {
 	var p struct {
-		Balance flexFloat `json:"balance"`
+		Balance wire.Num `json:"balance"`
 	}
 	if err := f.call(ctx, "/v1/user/profile", nil, true, &p); err != nil {
 		return 0, err
@@ -80,8 +82,8 @@ func (f *fivesim) balance(ctx context.Context) (float64, error) {
 }
 
 type fivesimPrice struct {
-	Cost  flexFloat `json:"cost"`
-	Count flexFloat `json:"count"`
+	Cost  wire.Num `json:"cost"`
+	Count wire.Num `json:"count"`
 }
 
 func (f *fivesim) quote(ctx context.Context, product, country string) (Quote, error) {
@@ -135,13 +137,13 @@ func (f *fivesim) countries(ctx context.Context) (map[string]bool, error) {
 }
 
 type fivesimOrder struct {
-	ID     flexString `json:"id"`
-	Phone  string     `json:"phone"`
-	Price  flexFloat  `json:"price"`
-	Status string     `json:"status"`
+	ID     wire.Text `json:"id"`
+	Phone  string    `json:"phone"`
+	Price  wire.Num  `json:"price"`
+	Status string    `json:"status"`
 	SMS    []struct {
-		Text string     `json:"text"`
-		Code flexString `json:"code"`
+		Text string    `json:"text"`
+		Code wire.Text `json:"code"`
 	} `json:"sms"`
 }
 
@@ -157,6 +159,9 @@ func (f *fivesim) buy(ctx context.Context, product, country string, maxPrice flo
 	}
 	if o.ID == "" || digits(o.Phone) == "" {
 		return Number{}, newErr(ClassTryNext, "", "5SIM order without id or phone")
+	}
+	if o.Price.Raw != "" { // as before the shared lenient types: an unreadable price is an unexpected answer
+		return Number{}, newErr(ClassTryNext, "", "unexpected answer from 5SIM: price %q", o.Price.Raw)
 	}
 	return Number{ID: string(o.ID), Phone: digits(o.Phone), Price: o.Price.V, Service: product, Country: country}, nil
 }

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/accountbridge/accountbridge/internal/providers/wire"
 )
 
 // OnlineSIM (§5): apikey parameter, JSON with the status in `response` (1 = OK, else a
@@ -34,14 +36,14 @@ func onlinesimError(tok string) *Error {
 }
 
 type onlinesimReply struct {
-	Response flexString `json:"response"`
-	Balance  flexFloat  `json:"balance"`
-	TZID     flexString `json:"tzid"`
-	Number   flexString `json:"number"`
+	Response wire.Text `json:"response"`
+	Balance  wire.Num  `json:"balance"`
+	TZID     wire.Text `json:"tzid"`
+	Number   wire.Text `json:"number"`
 	Services map[string]struct {
-		Count flexFloat `json:"count"`
-		Price flexFloat `json:"price"`
-		Slug  string    `json:"slug"`
+		Count wire.Num `json:"count"`
+		Price wire.Num `json:"price"`
+		Slug  string   `json:"slug"`
 	} `json:"services"`
 }
 
@@ -112,9 +114,9 @@ func (o *onlinesim) check(ctx context.Context, n Number) (SMS, error) {
 		return SMS{}, err
 	}
 	var states []struct {
-		TZID     flexString `json:"tzid"`
-		Response string     `json:"response"`
-		Msg      flexString `json:"msg"`
+		TZID     wire.Text `json:"tzid"`
+		Response string    `json:"response"`
+		Msg      wire.Text `json:"msg"`
 	}
 	if json.Unmarshal(body, &states) != nil {
 		return SMS{}, newErr(ClassTryNext, "", "unexpected OnlineSIM state")

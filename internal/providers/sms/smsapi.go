@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/accountbridge/accountbridge/internal/providers"
+	"github.com/accountbridge/accountbridge/internal/providers/wire"
 )
 
 // The self-hosted sms_api service of seed 002 (laozig/sms__api, §1): login for a token,
@@ -38,15 +39,15 @@ type smsapiReply struct {
 	Error   string          `json:"error"`
 	Code    json.RawMessage `json:"code"`
 	Data    json.RawMessage `json:"data"`
-	Balance flexFloat       `json:"balance"`
+	Balance wire.Num        `json:"balance"`
 	User    *struct {
-		Token   string    `json:"token"`
-		Balance flexFloat `json:"balance"`
+		Token   string   `json:"token"`
+		Balance wire.Num `json:"balance"`
 	} `json:"user"`
 	Projects []struct {
-		ProjectID flexString `json:"project_id"`
-		Name      string     `json:"name"`
-		Amount    flexFloat  `json:"amount"`
+		ProjectID wire.Text `json:"project_id"`
+		Name      string    `json:"name"`
+		Amount    wire.Num  `json:"amount"`
 	} `json:"projects"`
 }
 

@@ -167,7 +167,7 @@ func TestSMSAPIAdapter_TokenExpiry(t *testing.T) {
 // password; the guard then refuses a new attempt within its interval without asking.
 func TestSMSAPIAdapter_LoginGuard(t *testing.T) {
 	clk := newClock()
-	e := smsapiFake(t, func(f *fake.SMSAPI) { f.Password = "changed" }, clk.now, nil)
+	e := smsapiFake(t, func(f *fake.SMSAPI) { f.Password = "changed" }, clk.Now, nil)
 	ctx := ctxT(t)
 	_, err := e.a.balance(ctx)
 	wantClass(t, err, ClassFatal, "HTTP 401")
@@ -177,7 +177,7 @@ func TestSMSAPIAdapter_LoginGuard(t *testing.T) {
 	if n := e.f.Count(fake.OpLogin); n != 1 {
 		t.Fatalf("login requests = %d, want 1", n)
 	}
-	clk.add(time.Minute)
+	clk.Advance(time.Minute)
 	e.f.Password = smsapiPass
 	if _, err := e.a.balance(ctx); err != nil {
 		t.Fatalf("after the interval: %v", err)

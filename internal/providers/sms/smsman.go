@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/accountbridge/accountbridge/internal/providers/wire"
 )
 
 // SMS-Man v2 (§4): token query parameter, JSON, error_code family. Service codes (tg)
@@ -24,13 +26,13 @@ type smsman struct {
 }
 
 type smsmanReply struct {
-	Success   *bool      `json:"success"`
-	ErrorCode string     `json:"error_code"`
-	ErrorMsg  string     `json:"error_msg"`
-	Balance   flexFloat  `json:"balance"`
-	RequestID flexString `json:"request_id"`
-	Number    flexString `json:"number"`
-	SMSCode   flexString `json:"sms_code"`
+	Success   *bool     `json:"success"`
+	ErrorCode string    `json:"error_code"`
+	ErrorMsg  string    `json:"error_msg"`
+	Balance   wire.Num  `json:"balance"`
+	RequestID wire.Text `json:"request_id"`
+	Number    wire.Text `json:"number"`
+	SMSCode   wire.Text `json:"sms_code"`
 }
 
 func smsmanError(code, msg string) *Error {
@@ -91,8 +93,8 @@ func (s *smsman) resolve(ctx context.Context, service, country string) (string, 
 	defer s.mu.Unlock()
 	if s.apps == nil || time.Since(s.catalog) > DefaultCountriesTTL {
 		type entry struct {
-			ID   flexString `json:"id"`
-			Code string     `json:"code"`
+			ID   wire.Text `json:"id"`
+			Code string    `json:"code"`
 		}
 		load := func(method string) (map[string]string, error) {
 			body, _, err := s.call(ctx, method, nil)

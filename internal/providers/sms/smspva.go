@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/accountbridge/accountbridge/internal/providers/wire"
 )
 
 // SMSPVA's classic API (§6): priemnik.php, apikey, `metod=`, optNN service ids, upper-case
@@ -17,14 +19,14 @@ type smspva struct {
 }
 
 type smspvaReply struct {
-	Response    flexString `json:"response"`
-	Balance     flexFloat  `json:"balance"`
-	Online      flexFloat  `json:"online"`
-	Price       flexFloat  `json:"price"`
-	Number      flexString `json:"number"`
-	ID          flexString `json:"id"`
-	CountryCode string     `json:"CountryCode"`
-	SMS         flexString `json:"sms"`
+	Response    wire.Text `json:"response"`
+	Balance     wire.Num  `json:"balance"`
+	Online      wire.Num  `json:"online"`
+	Price       wire.Num  `json:"price"`
+	Number      wire.Text `json:"number"`
+	ID          wire.Text `json:"id"`
+	CountryCode string    `json:"CountryCode"`
+	SMS         wire.Text `json:"sms"`
 }
 
 func (s *smspva) call(ctx context.Context, metod string, q url.Values) (smspvaReply, error) {

@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/accountbridge/accountbridge/internal/providers"
+	"github.com/accountbridge/accountbridge/internal/providers/wire"
 )
 
 // Production defaults (§1, §2.1, §4.2).
@@ -65,9 +66,6 @@ const (
 	maxBody         = 4 << 20
 )
 
-// CST is Beijing time: timestamps on the wire and upstream times are naive +08:00.
-var CST = time.FixedZone("CST", 8*3600)
-
 // Shift adds d to every character (§4.1): Shift("189", 2) = ":;". Decoding uses -2.
 func Shift(s string, d rune) string {
 	var b strings.Builder
@@ -79,7 +77,7 @@ func Shift(s string, d rune) string {
 }
 
 // Timestamp is the wire timestamp, Beijing time with seconds forced to 00 (§2.1).
-func Timestamp(t time.Time) string { return t.In(CST).Format("20060102150400") }
+func Timestamp(t time.Time) string { return t.In(wire.CST).Format("20060102150400") }
 
 // ClientType is the headerInfos.clientType for an app version (§2.1).
 func ClientType(version string) string { return "#" + version + "#channel50#" + clientModel + "#" }
@@ -261,12 +259,12 @@ type envelope struct {
 func decodeEnvelope(op string, body []byte) (envelope, error) {
 	var raw struct {
 		HeaderInfos *struct {
-			Code   str `json:"code"`
-			Reason str `json:"reason"`
+			Code   wire.Text `json:"code"`
+			Reason wire.Text `json:"reason"`
 		} `json:"headerInfos"`
 		ResponseData *struct {
-			ResultCode str             `json:"resultCode"`
-			ResultDesc str             `json:"resultDesc"`
+			ResultCode wire.Text       `json:"resultCode"`
+			ResultDesc wire.Text       `json:"resultDesc"`
 			Data       json.RawMessage `json:"data"`
 		} `json:"responseData"`
 	}
@@ -355,13 +353,13 @@ func parseLogin(body []byte, phone string, now time.Time) (session, error) {
 	}
 	var d struct {
 		Success *struct {
-			Token        str `json:"token"`
-			UserID       str `json:"userId"`
-			ProvinceCode str `json:"provinceCode"`
-			CityCode     str `json:"cityCode"`
+			Token        wire.Text `json:"token"`
+			UserID       wire.Text `json:"userId"`
+			ProvinceCode wire.Text `json:"provinceCode"`
+			CityCode     wire.Text `json:"cityCode"`
 		} `json:"loginSuccessResult"`
 		Fail *struct {
-			LoginFailTime str `json:"loginFailTime"`
+			LoginFailTime wire.Text `json:"loginFailTime"`
 		} `json:"loginFailResult"`
 	}
 	if e.Data != nil {
@@ -456,7 +454,7 @@ func (c *client) share(ctx context.Context, s session, now time.Time) (*shareDat
 	var req Request[ShareFields]
 	req.HeaderInfos = c.header("qryShareUsage", Timestamp(now), s.Token)
 	req.Content.Attach = "test"
-	req.Content.FieldData = ShareFields{BillingCycle: now.In(CST).Format("200601"), Account: Shift(c.phone, 2)}
+	req.Content.FieldData = ShareFields{BillingCycle: now.In(wire.CST).Format("200601"), Account: Shift(c.phone, 2)}
 	body, err := c.post(ctx, "qryShareUsage", c.baseURL+PathShare, req)
 	if err != nil {
 		return nil, err

@@ -3,7 +3,6 @@ package telecom
 // Wire → model. Pure functions: no I/O, no clock (the caller passes the time).
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"math"
@@ -13,160 +12,98 @@ import (
 
 	"github.com/accountbridge/accountbridge/internal/logging"
 	"github.com/accountbridge/accountbridge/internal/providers"
+	"github.com/accountbridge/accountbridge/internal/providers/wire"
 )
-
-// str is an upstream value: a JSON string, number or boolean as text; null, "" and any
-// object or array are "" (absent).
-type str string
-
-func (s *str) UnmarshalJSON(b []byte) error {
-	if len(b) == 0 {
-		return nil
-	}
-	switch b[0] {
-	case '"':
-		if bytes.IndexByte(b, '\\') < 0 { // encoding/json validated the input already
-			*s = str(b[1 : len(b)-1])
-			return nil
-		}
-		var v string
-		if err := json.Unmarshal(b, &v); err != nil {
-			return err
-		}
-		*s = str(v)
-	case 'n', '{', '[':
-		*s = ""
-	default:
-		*s = str(b)
-	}
-	return nil
-}
-
-// lax is an optional object: null, absent, or anything that is not a decodable object
-// leaves it nil (upstreams "千人千面" send "" where an object is expected).
-type lax[T any] struct{ V *T }
-
-func (l *lax[T]) UnmarshalJSON(b []byte) error {
-	if len(b) == 0 || b[0] != '{' {
-		return nil
-	}
-	v := new(T)
-	if json.Unmarshal(b, v) == nil {
-		l.V = v
-	}
-	return nil
-}
-
-// laxList is an optional array whose non-object elements are skipped.
-type laxList[T any] []T
-
-func (l *laxList[T]) UnmarshalJSON(b []byte) error {
-	if len(b) == 0 || b[0] != '[' {
-		return nil
-	}
-	var items []lax[T]
-	if json.Unmarshal(b, &items) != nil {
-		return nil
-	}
-	out := make([]T, 0, len(items))
-	for _, it := range items {
-		if it.V != nil {
-			out = append(out, *it.V)
-		}
-	}
-	*l = out
-	return nil
-}
 
 // Wire types of qryImportantData (§5.2); only what is used.
 type importantData struct {
-	BalanceInfo  lax[balanceInfo]  `json:"balanceInfo"`
-	FlowInfo     lax[flowInfo]     `json:"flowInfo"`
-	VoiceInfo    lax[voiceInfo]    `json:"voiceInfo"`
-	IntegralInfo lax[integralInfo] `json:"integralInfo"`
+	BalanceInfo  wire.Opt[balanceInfo]  `json:"balanceInfo"`
+	FlowInfo     wire.Opt[flowInfo]     `json:"flowInfo"`
+	VoiceInfo    wire.Opt[voiceInfo]    `json:"voiceInfo"`
+	IntegralInfo wire.Opt[integralInfo] `json:"integralInfo"`
 }
 
 type balanceInfo struct {
-	Index lax[struct {
-		Balance str `json:"balance"`
-		Arrear  str `json:"arrear"`
+	Index wire.Opt[struct {
+		Balance wire.Text `json:"balance"`
+		Arrear  wire.Text `json:"arrear"`
 	}] `json:"indexBalanceDataInfo"`
-	Bill lax[struct {
-		SubTitleHh str `json:"subTitleHh"`
+	Bill wire.Opt[struct {
+		SubTitleHh wire.Text `json:"subTitleHh"`
 	}] `json:"phoneBillRegion"`
 }
 
 type amount struct {
-	Total   str `json:"total"`
-	Balance str `json:"balance"`
-	Used    str `json:"used"`
-	Over    str `json:"over"`
+	Total   wire.Text `json:"total"`
+	Balance wire.Text `json:"balance"`
+	Used    wire.Text `json:"used"`
+	Over    wire.Text `json:"over"`
 }
 
 type flowInfo struct {
-	TotalAmount   lax[amount]        `json:"totalAmount"`
-	CommonFlow    lax[amount]        `json:"commonFlow"`
-	SpecialAmount lax[amount]        `json:"specialAmount"`
-	FlowList      laxList[flowEntry] `json:"flowList"`
+	TotalAmount   wire.Opt[amount]     `json:"totalAmount"`
+	CommonFlow    wire.Opt[amount]     `json:"commonFlow"`
+	SpecialAmount wire.Opt[amount]     `json:"specialAmount"`
+	FlowList      wire.List[flowEntry] `json:"flowList"`
 }
 
 type flowEntry struct {
-	Title         str `json:"title"`
-	LeftTitle     str `json:"leftTitle"`
-	LeftTitleHh   str `json:"leftTitleHh"`
-	RightTitle    str `json:"rightTitle"`
-	RightTitleHh  str `json:"rightTitleHh"`
-	RightTitleEnd str `json:"rightTitleEnd"`
+	Title         wire.Text `json:"title"`
+	LeftTitle     wire.Text `json:"leftTitle"`
+	LeftTitleHh   wire.Text `json:"leftTitleHh"`
+	RightTitle    wire.Text `json:"rightTitle"`
+	RightTitleHh  wire.Text `json:"rightTitleHh"`
+	RightTitleEnd wire.Text `json:"rightTitleEnd"`
 }
 
 type voiceInfo struct {
-	VoiceDataInfo lax[amount] `json:"voiceDataInfo"`
+	VoiceDataInfo wire.Opt[amount] `json:"voiceDataInfo"`
 }
 
 type integralInfo struct {
-	Integral str `json:"integral"`
+	Integral wire.Text `json:"integral"`
 }
 
 // Wire types of userFluxPackage (§5.3).
 type fluxPackageData struct {
-	Main lax[struct {
-		Name str `json:"productOFFName"`
+	Main wire.Opt[struct {
+		Name wire.Text `json:"productOFFName"`
 	}] `json:"mainProductOFFInfo"`
-	Ratable lax[struct {
-		Groups laxList[packageGroup] `json:"ratableResourcePackages"`
+	Ratable wire.Opt[struct {
+		Groups wire.List[packageGroup] `json:"ratableResourcePackages"`
 	}] `json:"productOFFRatable"`
 }
 
 type packageGroup struct {
-	Title    str                  `json:"title"`
-	Products laxList[productInfo] `json:"productInfos"`
+	Title    wire.Text              `json:"title"`
+	Products wire.List[productInfo] `json:"productInfos"`
 }
 
 type productInfo struct {
-	Title            str `json:"title"`
-	LeftTitle        str `json:"leftTitle"`
-	LeftHighlight    str `json:"leftHighlight"`
-	RightTitle       str `json:"rightTitle"`
-	RightHighlight   str `json:"rightHighlight"`
-	RightCommon      str `json:"rightCommon"`
-	OutOfServiceTime str `json:"outOfServiceTime"`
-	IsInvalid        str `json:"isInvalid"`
-	IsInfiniteAmount str `json:"isInfiniteAmount"`
-	InfiniteValue    str `json:"infiniteValue"`
-	InfiniteUnit     str `json:"infiniteUnit"`
+	Title            wire.Text `json:"title"`
+	LeftTitle        wire.Text `json:"leftTitle"`
+	LeftHighlight    wire.Text `json:"leftHighlight"`
+	RightTitle       wire.Text `json:"rightTitle"`
+	RightHighlight   wire.Text `json:"rightHighlight"`
+	RightCommon      wire.Text `json:"rightCommon"`
+	OutOfServiceTime wire.Text `json:"outOfServiceTime"`
+	IsInvalid        wire.Text `json:"isInvalid"`
+	IsInfiniteAmount wire.Text `json:"isInfiniteAmount"`
+	InfiniteValue    wire.Text `json:"infiniteValue"`
+	InfiniteUnit     wire.Text `json:"infiniteUnit"`
 }
 
 // Wire types of qryShareUsage (§5.4).
 type shareData struct {
-	Phones laxList[struct {
-		SharePhoneNum str `json:"sharePhoneNum"`
+	Phones wire.List[struct {
+		SharePhoneNum wire.Text `json:"sharePhoneNum"`
 	}] `json:"sharePhoneBeans"`
-	Types laxList[struct {
-		ShareType str `json:"shareType"`
-		Infos     laxList[struct {
-			Amounts laxList[struct {
-				PhoneNum    str `json:"phoneNum"`
-				UsageAmount str `json:"usageAmount"`
+	Types wire.List[struct {
+		ShareType wire.Text `json:"shareType"`
+		Infos     wire.List[struct {
+			Amounts wire.List[struct {
+				PhoneNum    wire.Text `json:"phoneNum"`
+				UsageAmount wire.Text `json:"usageAmount"`
 			}] `json:"shareUsageAmounts"`
 		}] `json:"shareUsageInfos"`
 	}] `json:"shareTypeBeans"`
@@ -229,11 +166,11 @@ func scaled(s string, mult int64) (int64, bool) {
 }
 
 // parseInt parses an integer field (KB, minutes, points); a fraction is cut off. "" is absent.
-func parseInt(s str) (int64, bool) { return scaled(string(s), 1) }
+func parseInt(s wire.Text) (int64, bool) { return scaled(string(s), 1) }
 
 // parseFen parses yuan ("0.29", "19.99", "-3.5") into fen, exactly; a third decimal rounds
 // half away from zero.
-func parseFen(s str) (int64, bool) {
+func parseFen(s wire.Text) (int64, bool) {
 	neg, whole, frac, scale, err := decimal(string(s))
 	if err != nil || whole > math.MaxInt64/100-1 {
 		return 0, false
@@ -294,9 +231,6 @@ const unlimitedKB = 100 << 30
 const kbPerGiB = 1 << 20
 
 func gib(kb int64) float64 { return float64(kb) / kbPerGiB }
-
-// round3 keeps attribute values readable (1 MiB ≈ 0.001 GiB).
-func round3(f float64) float64 { return math.Round(f*1000) / 1000 }
 
 // usage is one amount block made consistent: used, remaining and quota, each possibly absent.
 type usage struct {
@@ -426,7 +360,7 @@ func Convert(in Input) providers.Device {
 		Attributes:   map[string]map[string]any{},
 	}
 	v := dev.Values
-	v["updated"] = in.Now.In(CST).Truncate(time.Second)
+	v["updated"] = in.Now.In(wire.CST).Truncate(time.Second)
 	d := in.Data
 	if d == nil {
 		d = &importantData{}
@@ -441,7 +375,7 @@ func Convert(in Input) providers.Device {
 			}
 		}
 		if bill := bi.Bill.V; bill != nil {
-			if f, ok := parseFen(str(strings.TrimSuffix(strings.TrimSpace(string(bill.SubTitleHh)), "元"))); ok {
+			if f, ok := parseFen(wire.Text(strings.TrimSuffix(strings.TrimSpace(string(bill.SubTitleHh)), "元"))); ok {
 				v["month_spend"] = float64(f) / 100
 			}
 		}
@@ -480,19 +414,19 @@ func Convert(in Input) providers.Device {
 			}
 			m := map[string]any{"name": fl.name}
 			if fl.hasUsed {
-				m["used_gib"] = round3(gib(fl.used))
+				m["used_gib"] = wire.Round(gib(fl.used), 3)
 			}
 			if fl.hasRem {
-				m["remaining_gib"] = round3(gib(fl.remaining))
+				m["remaining_gib"] = wire.Round(gib(fl.remaining), 3)
 			}
 			if fl.hasTot {
-				m["total_gib"] = round3(gib(fl.total))
+				m["total_gib"] = wire.Round(gib(fl.total), 3)
 			}
 			if fl.over > 0 {
-				m["over_gib"] = round3(gib(fl.over))
+				m["over_gib"] = wire.Round(gib(fl.over), 3)
 			}
 			if fl.speedCap {
-				m["speed_cap_gib"] = round3(gib(fl.total))
+				m["speed_cap_gib"] = wire.Round(gib(fl.total), 3)
 				hasCap, capKB = true, max(capKB, fl.total)
 				if fl.hasUsed && fl.used >= fl.total {
 					throttled = true
@@ -510,7 +444,7 @@ func Convert(in Input) providers.Device {
 		dev.Attributes["data_used"] = attrs
 		v["throttled"] = throttled
 		if hasCap {
-			dev.Attributes["throttled"] = map[string]any{"speed_cap_gib": round3(gib(capKB))}
+			dev.Attributes["throttled"] = map[string]any{"speed_cap_gib": wire.Round(gib(capKB), 3)}
 		}
 	}
 	if in.WithPlan && in.Packages != nil {
@@ -616,7 +550,7 @@ func packagesOf(p *fluxPackageData) []any {
 			if pi.IsInfiniteAmount == "1" {
 				m["unlimited"] = true
 				if kb, ok := parseKB(string(pi.InfiniteValue) + strings.ToUpper(string(pi.InfiniteUnit))); ok && pi.InfiniteValue != "" {
-					m["used_gib"] = round3(gib(kb))
+					m["used_gib"] = wire.Round(gib(kb), 3)
 				}
 			} else {
 				used, okU := parseKB(string(pi.LeftHighlight))
@@ -624,20 +558,20 @@ func packagesOf(p *fluxPackageData) []any {
 				tc := strings.TrimLeft(strings.TrimSpace(string(pi.RightCommon)), "/共")
 				tot, okT := parseKB(tc)
 				if okU && strings.Contains(string(pi.LeftTitle), "已用") {
-					m["used_gib"] = round3(gib(max(used, 0)))
+					m["used_gib"] = wire.Round(gib(max(used, 0)), 3)
 				}
 				if okR {
-					m["remaining_gib"] = round3(gib(max(rem, 0)))
+					m["remaining_gib"] = wire.Round(gib(max(rem, 0)), 3)
 				}
 				if okT {
-					m["total_gib"] = round3(gib(max(tot, 0)))
+					m["total_gib"] = wire.Round(gib(max(tot, 0)), 3)
 				}
 			}
 			if exp := string(pi.OutOfServiceTime); exp != "" {
 				if _, after, ok := strings.Cut(exp, "："); ok {
 					exp = after
 				}
-				if t, err := time.ParseInLocation("2006-01-02 15:04:05", strings.TrimSpace(exp), CST); err == nil {
+				if t, err := time.ParseInLocation("2006-01-02 15:04:05", strings.TrimSpace(exp), wire.CST); err == nil {
 					m["expires"] = t.Format(time.RFC3339)
 				}
 			}
@@ -691,7 +625,7 @@ func membersOf(s *shareData) []any {
 		a := seen[p]
 		m := map[string]any{"number": logging.MaskPhoneNumber(p)}
 		if a.hasData {
-			m["data_used_gib"] = round3(gib(a.data))
+			m["data_used_gib"] = wire.Round(gib(a.data), 3)
 		}
 		if a.hasVoice {
 			m["voice_used_min"] = a.voice
@@ -732,14 +666,14 @@ type SummaryItem struct {
 }
 
 // intOr0 is §8's int(x or 0), exact.
-func intOr0(s str) int64 {
+func intOr0(s wire.Text) int64 {
 	v, _ := parseInt(s)
 	return v
 }
 
 // BuildSummary computes the /summary object of §8 from qryImportantData.
 func BuildSummary(phone string, d *importantData, now time.Time) Summary {
-	s := Summary{PhoneNum: phone, CreateTime: now.In(CST).Format("2006-01-02 15:04:05"), FlowItems: []SummaryItem{}}
+	s := Summary{PhoneNum: phone, CreateTime: now.In(wire.CST).Format("2006-01-02 15:04:05"), FlowItems: []SummaryItem{}}
 	if d == nil {
 		return s
 	}

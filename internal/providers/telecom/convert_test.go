@@ -16,6 +16,7 @@ import (
 	"github.com/accountbridge/accountbridge/internal/discovery"
 	"github.com/accountbridge/accountbridge/internal/providers"
 	"github.com/accountbridge/accountbridge/internal/providers/telecom/fake"
+	"github.com/accountbridge/accountbridge/internal/providers/wire"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -27,12 +28,12 @@ func TestParseFen(t *testing.T) {
 		"0.29": 29, "19.99": 1999, "10.05": 1005, "383.40": 38340, "0.00": 0, "-3.5": -350,
 		"1,234.5": 123450, "0.295": 30, "0.294": 29, "-0.295": -30, "7": 700, ".5": 50, "2.": 200,
 	} {
-		if got, ok := parseFen(str(in)); !ok || got != want {
+		if got, ok := parseFen(wire.Text(in)); !ok || got != want {
 			t.Errorf("parseFen(%q) = %d, %v; want %d", in, got, ok, want)
 		}
 	}
 	for _, in := range []string{"", "abc", "1e5", "-", ".", "1.2.3", "元", "99999999999999999999"} {
-		if got, ok := parseFen(str(in)); ok {
+		if got, ok := parseFen(wire.Text(in)); ok {
 			t.Errorf("parseFen(%q) = %d, want absent", in, got)
 		}
 	}
@@ -291,7 +292,7 @@ func TestGolden(t *testing.T) {
 		golden(t, "state_"+string(p)+".json", state)
 		// The fetch time changes on every poll: it is on the poll topic, not in the state.
 		topics, err := discovery.ValueTopics(dev)
-		want := `{"updated":"` + in.Now.In(CST).Truncate(time.Second).Format(time.RFC3339) + `"}`
+		want := `{"updated":"` + in.Now.In(wire.CST).Truncate(time.Second).Format(time.RFC3339) + `"}`
 		if err != nil || len(topics) != 1 || string(topics[providers.PollTopic]) != want {
 			t.Errorf("%s: value topics %q (%v), want poll %s", p, topics, err, want)
 		}
@@ -459,7 +460,7 @@ func TestThrottleCapIgnoresSpeeds(t *testing.T) {
 		{"降速至1Mbps", "10.00GB", 0, false},           // a speed only: no cap
 		{"降速至1M每秒(超 5GB)", "6.00GB", 5 << 20, true}, // "1M" has no byte unit
 	} {
-		fl, ok := flowItemOf(flowEntry{Title: "国内通用流量(达量降速)", LeftTitle: "已用", LeftTitleHh: str(tt.used), RightTitle: str(tt.right)})
+		fl, ok := flowItemOf(flowEntry{Title: "国内通用流量(达量降速)", LeftTitle: "已用", LeftTitleHh: wire.Text(tt.used), RightTitle: wire.Text(tt.right)})
 		if !ok {
 			t.Errorf("%q: item dropped", tt.right)
 			continue

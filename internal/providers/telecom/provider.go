@@ -26,6 +26,7 @@ import (
 
 	"github.com/accountbridge/accountbridge/internal/logging"
 	"github.com/accountbridge/accountbridge/internal/providers"
+	"github.com/accountbridge/accountbridge/internal/providers/wire"
 )
 
 // Kind is the provider name in the config.
@@ -175,7 +176,7 @@ func New(acct providers.Account, deps providers.Deps) (providers.Provider, error
 			pub: pub, phone: s.Phone, password: s.Password},
 		deps: deps, log: deps.Logger, maxFail: maxFail,
 		guard: providers.LoginGuard{KV: deps.KV, Now: deps.Now, MinInterval: interval,
-			MaxFailuresPerDay: maxFail, Location: CST},
+			MaxFailuresPerDay: maxFail, Location: wire.CST},
 	}
 	if s.SummaryFullNumber {
 		p.summaryNo = s.Phone // the user's choice: panels that show the number (docs/telecom.md)

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/accountbridge/accountbridge/internal/clock"
 	"github.com/accountbridge/accountbridge/internal/providers"
 	"github.com/accountbridge/accountbridge/internal/providers/telecom/fake"
 	"github.com/accountbridge/accountbridge/internal/store"
@@ -26,24 +27,6 @@ const (
 	testPassword = "123456"
 )
 
-// testClock is a settable clock.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // rig is one fake upstream, one real store and a clock; newProvider builds a provider
 // on them as the daemon would after a (re)start.
 type rig struct {
@@ -51,7 +34,7 @@ type rig struct {
 	fake    *fake.Server
 	srv     *httptest.Server
 	st      *store.Store
-	clock   *testClock
+	clock   *clock.Fake
 	secrets []string
 	mu      sync.Mutex
 	wrap    func(w http.ResponseWriter, req *http.Request, next http.Handler) // optional interceptor
@@ -78,7 +61,7 @@ func newRig(t *testing.T, plan fake.Plan) *rig {
 	t.Helper()
 	f := fake.New()
 	f.AddAccount(testPhone, testPassword, plan)
-	r := &rig{t: t, fake: f, clock: &testClock{t: time.Date(2025, 6, 15, 8, 30, 45, 0, time.UTC)}}
+	r := &rig{t: t, fake: f, clock: clock.NewFake(time.Date(2025, 6, 15, 8, 30, 45, 0, time.UTC))}
 	r.srv = httptest.NewServer(r)
 	t.Cleanup(r.srv.Close)
 	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "ab.db"), store.Options{})

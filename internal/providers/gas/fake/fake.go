@@ -26,6 +26,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/accountbridge/accountbridge/internal/providers/wire"
 )
 
 // Endpoint names for counters and switches.
@@ -49,9 +51,6 @@ var paths = map[string]string{
 }
 
 const dailyPrefix = "/api/v1/close/recharge/smartMeterGasDaysRecords/"
-
-// CST is Beijing time; every time the fake sends is naive Beijing time.
-var CST = time.FixedZone("CST", 8*3600)
 
 // Defaults of Options.
 const (
@@ -175,7 +174,7 @@ func New(o Options) *Server {
 		o.Now = time.Now
 	}
 	if o.LastDay.IsZero() {
-		o.LastDay = o.Now().In(CST).AddDate(0, 0, -1)
+		o.LastDay = o.Now().In(wire.CST).AddDate(0, 0, -1)
 	}
 	if o.HistoryDays <= 0 {
 		o.HistoryDays = 800
@@ -216,8 +215,8 @@ func DefaultDailyVolume(d time.Time) float64 {
 }
 
 func day(t time.Time) time.Time {
-	t = t.In(CST)
-	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, CST)
+	t = t.In(wire.CST)
+	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, wire.CST)
 }
 
 func (s *Server) appendDay(d time.Time) {
@@ -293,7 +292,7 @@ func (s *Server) SetBalance(v float64) {
 func (s *Server) AddPayment(when time.Time, amount float64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.payments = append([]payment{{when.In(CST), amount}}, s.payments...)
+	s.payments = append([]payment{{when.In(wire.CST), amount}}, s.payments...)
 	s.balance += amount
 }
 
@@ -638,7 +637,7 @@ func (s *Server) monthly(w http.ResponseWriter, body map[string]any) {
 			"endVolume": end, "price": strconv.FormatFloat(t.Price, 'f', 2, 64), "rateName": t.Name})
 	}
 	rows := []any{}
-	newest := time.Date(s.lastDay.Year(), s.lastDay.Month(), 1, 0, 0, 0, 0, CST)
+	newest := time.Date(s.lastDay.Year(), s.lastDay.Month(), 1, 0, 0, 0, 0, wire.CST)
 	for i := size - 1; i >= 0 && !s.sw.EmptyLists && !s.sw.EmptyMonthly; i-- { // oldest first
 		m := newest.AddDate(0, -i, 0)
 		end := m.AddDate(0, 1, -1)
@@ -652,7 +651,7 @@ func (s *Server) monthly(w http.ResponseWriter, body map[string]any) {
 		rows = append(rows, map[string]any{"gasYear": m.Format("2006年01月"),
 			"gasVolume": s.num(vol, s.sw.EmptyNumbers && len(rows) == 0), "gasFee": s.num(s.readingAt(end), false)})
 	}
-	jan1 := time.Date(s.lastDay.Year(), 1, 1, 0, 0, 0, 0, CST)
+	jan1 := time.Date(s.lastDay.Year(), 1, 1, 0, 0, 0, 0, wire.CST)
 	total := float64(s.centi(s.lastDay)-s.centi(jan1.AddDate(0, 0, -1))) / 100
 	writeBase64(w, ok1(map[string]any{
 		"address": "云南省昆明市**区***路**号", "badgeNumber": "0000000000000001", "customerName": "张*",

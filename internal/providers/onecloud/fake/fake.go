@@ -28,6 +28,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/accountbridge/accountbridge/internal/providers/wire"
 )
 
 // Box is one OneCloud box bound to the fake account.
@@ -553,7 +555,7 @@ type day struct {
 
 // days lays Income out on the calendar: Income[0] is yesterday (Beijing time).
 func (s *Server) days() []day {
-	today := s.o.Now().In(time.FixedZone("CST", 8*3600))
+	today := s.o.Now().In(wire.CST)
 	out := make([]day, len(s.o.Income))
 	for i, v := range s.o.Income {
 		out[i] = day{today.AddDate(0, 0, -(i + 1)).Format("20060102"), v}
@@ -586,7 +588,7 @@ func (s *Server) income(w http.ResponseWriter, r *http.Request, _ string) {
 		return
 	}
 	if month == "0" {
-		month = s.o.Now().In(time.FixedZone("CST", 8*3600)).Format("200601")
+		month = s.o.Now().In(wire.CST).Format("200601")
 	}
 	data["incomeArr"] = pick(func(d day) bool { return strings.HasPrefix(d.date, month) })
 	// month: the token of the previous month, "" when nothing older exists.
@@ -627,7 +629,7 @@ func (s *Server) accountInfo(w http.ResponseWriter, _ *http.Request, _ string) {
 func (s *Server) draw(w http.ResponseWriter, r *http.Request, _ string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := s.o.Now().In(time.FixedZone("CST", 8*3600))
+	now := s.o.Now().In(wire.CST)
 	y1, w1 := now.ISOWeek()
 	if !s.lastDraw.IsZero() {
 		if y0, w0 := s.lastDraw.ISOWeek(); y0 == y1 && w0 == w1 {
