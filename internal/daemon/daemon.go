@@ -205,6 +205,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err := d.restore(ctx); err != nil {
 		d.log.Warn("could not restore the last published devices", "err", err)
 	}
+	// Commands are button presses, switch states and numbers: mqtt.DefaultMaxPayload.
 	d.mqtt.Subscribe(mqtt.Subscription{Filter: d.topics.BaseTopic + "/+/+/set", Handler: d.onCommand})
 	d.mqtt.Start()
 	bg, stopBG := context.WithCancel(context.Background())
@@ -214,7 +215,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.loop(bg, d.infoLoop.run)
 	d.loop(bg, d.bridgeLoop.run)
 	d.loop(bg, periodic{clock: clock.Real{}, every: 24 * time.Hour, atStart: true, fn: d.prune}.run)
-	d.loop(bg, periodic{clock: clock.Real{}, every: HealthInterval, atStart: true, fn: func(context.Context) { d.writeHealth() }}.run)
+	d.loop(bg, periodic{clock: clock.Real{}, every: HealthInterval, atStart: true, fn: func(context.Context) { d.writeHealth(false) }}.run)
 	d.loop(bg, periodic{clock: d.clock, every: AlertTick, fn: d.alertTick}.run)
 	d.poller.Start(bg)
 	if d.web != nil {
@@ -244,6 +245,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err := d.store.Close(); err != nil {
 		errs = append(errs, err)
 	}
+	d.writeHealth(true) // `bridge health` says stopped at once, not after the file ages
 	d.log.Info("stopped")
 	return errors.Join(errs...)
 }

@@ -85,12 +85,16 @@ func groupJobs(groups []Group) ([]poller.Job, error) {
 	return jobs, nil
 }
 
+// GroupMaxPayload bounds a message on a group's topics: the largest is an SMS order, a
+// JSON object of a few short fields.
+const GroupMaxPayload = 4 << 10
+
 // startGroups subscribes each group to its topics and runs it until ctx ends.
 func (d *Daemon) startGroups(ctx context.Context) {
 	base := d.topics.BaseTopic + "/"
 	for _, g := range d.groups {
 		for _, filter := range g.Group.Topics() {
-			d.mqtt.Subscribe(mqtt.Subscription{Filter: base + filter, Handler: func(topic string, payload []byte) {
+			d.mqtt.Subscribe(mqtt.Subscription{Filter: base + filter, MaxPayload: GroupMaxPayload, Handler: func(topic string, payload []byte) {
 				g.Group.Handle(ctx, strings.TrimPrefix(topic, base), payload)
 			}})
 		}

@@ -18,8 +18,13 @@ const HealthInterval = 30 * time.Second
 type Health struct {
 	Time          time.Time `json:"time"`
 	MQTTConnected bool      `json:"mqtt_connected"`
-	LastPoll      time.Time `json:"last_poll,omitzero"`
-	PID           int       `json:"pid"`
+	// MQTTProblem is why MQTT is not connected: the broker's or TLS's reason, or that the
+	// broker is unreachable.
+	MQTTProblem string    `json:"mqtt_problem,omitempty"`
+	LastPoll    time.Time `json:"last_poll,omitzero"`
+	PID         int       `json:"pid"`
+	// Stopped is when the daemon shut down cleanly; zero while it runs.
+	Stopped time.Time `json:"stopped,omitzero"`
 }
 
 // HealthPath is where the daemon with this config writes its health file.
@@ -27,10 +32,15 @@ func HealthPath(cfg *config.Config) string {
 	return filepath.Join(filepath.Dir(cfg.Store.Path), "health.json")
 }
 
-func (d *Daemon) writeHealth() {
+// writeHealth writes the health file; stopped marks a clean shutdown.
+func (d *Daemon) writeHealth(stopped bool) {
 	d.mu.Lock()
-	h := Health{Time: time.Now(), MQTTConnected: d.mqtt.Connected(), LastPoll: d.lastPoll, PID: os.Getpid()}
+	h := Health{Time: time.Now(), MQTTConnected: d.mqtt.Connected(), MQTTProblem: d.mqtt.Problem(),
+		LastPoll: d.lastPoll, PID: os.Getpid()}
 	d.mu.Unlock()
+	if stopped {
+		h.Stopped, h.MQTTConnected, h.MQTTProblem = h.Time, false, ""
+	}
 	b, _ := json.Marshal(h)
 	path := HealthPath(d.cfg)
 	tmp := path + ".tmp"
@@ -42,7 +52,8 @@ func (d *Daemon) writeHealth() {
 	}
 }
 
-// CheckHealth reads the health file: healthy when it is fresh and MQTT is connected.
+// CheckHealth reads the health file: healthy when it is fresh, the daemon that wrote it
+// has not stopped and still runs, and MQTT is connected.
 func CheckHealth(cfg *config.Config, now time.Time) error {
 	b, err := os.ReadFile(HealthPath(cfg))
 	if err != nil {
@@ -52,10 +63,19 @@ func CheckHealth(cfg *config.Config, now time.Time) error {
 	if err := json.Unmarshal(b, &h); err != nil {
 		return fmt.Errorf("health file unreadable: %w", err)
 	}
+	if !h.Stopped.IsZero() {
+		return fmt.Errorf("the daemon stopped at %s", h.Stopped.Format(time.RFC3339))
+	}
+	if h.PID > 0 && !processAlive(h.PID) {
+		return fmt.Errorf("the daemon (pid %d) is not running: it ended without a clean shutdown", h.PID)
+	}
 	if age := now.Sub(h.Time); age > 3*HealthInterval {
 		return fmt.Errorf("health file is %s old: the daemon is stuck or stopped", age.Round(time.Second))
 	}
 	if !h.MQTTConnected {
+		if h.MQTTProblem != "" {
+			return fmt.Errorf("not connected to the MQTT broker: %s", h.MQTTProblem)
+		}
 		return errors.New("not connected to the MQTT broker")
 	}
 	return nil

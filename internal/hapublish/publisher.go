@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/accountbridge/accountbridge/internal/discovery"
+	"github.com/accountbridge/accountbridge/internal/logging"
 	"github.com/accountbridge/accountbridge/internal/mqtt"
 	"github.com/accountbridge/accountbridge/internal/providers"
 )
@@ -89,7 +90,8 @@ func New(conn *mqtt.Client, opts Options) *Publisher {
 		tombstones: map[string]struct{}{},
 	}
 	conn.OnConnect(func() { p.republish("connect") })
-	conn.Subscribe(mqtt.Subscription{Filter: opts.StatusTopic, Handler: p.onHAStatus, Retained: true})
+	// HA's birth and will are "online" and "offline".
+	conn.Subscribe(mqtt.Subscription{Filter: opts.StatusTopic, Handler: p.onHAStatus, Retained: true, MaxPayload: 16})
 	return p
 }
 
@@ -97,7 +99,7 @@ func New(conn *mqtt.Client, opts Options) *Publisher {
 // that many publishers do not answer HA at the same instant.
 func (p *Publisher) onHAStatus(_ string, payload []byte) {
 	if string(payload) != "online" {
-		p.log.Info("home assistant status", "status", string(payload))
+		p.log.Info("home assistant status", "status", logging.Excerpt(payload))
 		return
 	}
 	if !p.birthTimer.CompareAndSwap(false, true) {

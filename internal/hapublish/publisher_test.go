@@ -36,7 +36,7 @@ func (f *fixture) connect(t *testing.T) *hapublish.Publisher {
 	t.Helper()
 	c, err := mqtt.New(mqtt.Options{Broker: f.b.URL(), ClientID: "test-" + f.topics.BaseTopic,
 		AvailabilityTopic: f.topics.BridgeAvailabilityTopic(), QoS: 1,
-		ConnectRetry: 50 * time.Millisecond, MaxReconnect: time.Second})
+		ProbeInterval: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

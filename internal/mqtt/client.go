@@ -5,11 +5,13 @@ package mqtt
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
-	"net/url"
+	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -17,6 +19,9 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/eclipse/paho.mqtt.golang/packets"
+
+	"github.com/accountbridge/accountbridge/internal/logging"
 )
 
 // Options configure the client.
@@ -33,10 +38,16 @@ type Options struct {
 	QoS               byte // of every publish and subscription; at most 1
 	Logger            *slog.Logger
 	PublishWait       time.Duration // how long to wait for a QoS 1 acknowledgement, default 10s
-	ConnectRetry      time.Duration // retry interval of the first connect, default 2s
-	// MaxReconnect caps paho's reconnect backoff (1s doubling), default 1m. Tests that
-	// take the broker down for a while lower it so the client is back promptly.
-	MaxReconnect time.Duration
+	// ProbeInterval is how often the client tries again while the broker is unreachable
+	// (no TCP connection, or it drops during the handshake), default 1s: a connection
+	// attempt to a host that is down costs nothing, and the client is back within about
+	// a second of the broker, however long the outage.
+	ProbeInterval time.Duration
+	// RefusedBackoff is the first wait after the broker or TLS refused the connection
+	// (credentials, ACL, certificate), doubling up to MaxReconnect; defaults 2s and 1m. A
+	// refusal does not go away by itself: trying every second would only load the broker.
+	RefusedBackoff time.Duration
+	MaxReconnect   time.Duration
 }
 
 // Handler receives a message on a subscribed filter. It runs on its own goroutine.
@@ -49,7 +60,14 @@ type Subscription struct {
 	// Retained: hand retained messages to Handler too. Off for command topics: a retained
 	// command would replay on every reconnect, so it is ignored with a warning.
 	Retained bool
+	// MaxPayload is the largest payload handed to Handler, in bytes (default
+	// DefaultMaxPayload). A larger one is dropped with a log line giving its size.
+	MaxPayload int
 }
+
+// DefaultMaxPayload bounds the payload of a subscription that sets no MaxPayload: a
+// status word, a button press or a number.
+const DefaultMaxPayload = 256
 
 // Message is one retained message to publish.
 type Message struct {
@@ -71,8 +89,12 @@ type Client struct {
 	// after our stale will, "offline" on Close.
 	availMu  sync.Mutex
 	closed   atomic.Bool
+	done     chan struct{} // closed by Close: the connect loop ends
+	lost     chan error    // the connection was lost
 	connects atomic.Int64
-	attempts atomic.Int64 // connection attempts since the last successful connect
+
+	problemMu sync.Mutex
+	problem   string // why the client is not connected; "" when connected or not tried yet
 }
 
 // New validates the options and prepares the client; Start connects.
@@ -89,9 +111,6 @@ func New(opts Options) (*Client, error) {
 	if opts.PublishWait == 0 {
 		opts.PublishWait = 10 * time.Second
 	}
-	if opts.ConnectRetry == 0 {
-		opts.ConnectRetry = 2 * time.Second
-	}
 	if opts.MaxReconnect == 0 {
 		opts.MaxReconnect = time.Minute
 	}
@@ -99,10 +118,21 @@ func New(opts Options) (*Client, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	cl := &Client{opts: opts, log: opts.Logger, subs: map[string]Subscription{}}
+	if opts.ProbeInterval == 0 {
+		opts.ProbeInterval = time.Second
+	}
+	if opts.RefusedBackoff == 0 {
+		opts.RefusedBackoff = 2 * time.Second
+	}
+	cl := &Client{opts: opts, log: opts.Logger, subs: map[string]Subscription{},
+		done: make(chan struct{}), lost: make(chan error, 1)}
 	// Our own retained availability is expected on subscribe and needs no action.
-	cl.subs[opts.AvailabilityTopic] = Subscription{Filter: opts.AvailabilityTopic, Handler: cl.onOwnAvailability}
+	cl.subs[opts.AvailabilityTopic] = Subscription{Filter: opts.AvailabilityTopic, Handler: cl.onOwnAvailability, MaxPayload: 16}
 
+	// paho's own reconnect is off: its backoff doubles up to MaxReconnectInterval whatever
+	// the cause, so after a long outage the client came back up to a minute after the
+	// broker. The connect loop (run) retries an unreachable broker at ProbeInterval and
+	// backs off only on refusals.
 	po := paho.NewClientOptions().
 		AddBroker(opts.Broker).
 		SetClientID(opts.ClientID).
@@ -111,23 +141,19 @@ func New(opts Options) (*Client, error) {
 		SetKeepAlive(opts.KeepAlive).
 		SetCleanSession(true).
 		SetOrderMatters(false).
-		SetAutoReconnect(true).
-		SetConnectRetry(true).
-		SetConnectRetryInterval(opts.ConnectRetry).
-		SetMaxReconnectInterval(opts.MaxReconnect).
+		SetAutoReconnect(false).
+		SetConnectRetry(false).
+		// 3.1.1 only: paho's fallback to 3.1 after a refusal would replace the broker's
+		// reason (bad password) with "unacceptable protocol version".
+		SetProtocolVersion(4).
 		SetConnectTimeout(10*time.Second).
 		SetWill(opts.AvailabilityTopic, "offline", opts.QoS, true).
 		SetOnConnectHandler(cl.connected).
-		SetConnectionAttemptHandler(func(broker *url.URL, tc *tls.Config) *tls.Config {
-			// paho retries silently; say so, without flooding the log.
-			if n := cl.attempts.Add(1); n == 2 || n%10 == 0 {
-				cl.log.Warn("cannot connect to the mqtt broker yet; retrying (check mqtt.broker, credentials and TLS settings)",
-					"broker", opts.Broker, "attempts", n-1)
-			}
-			return tc
-		}).
 		SetConnectionLostHandler(func(_ paho.Client, err error) {
-			cl.log.Warn("mqtt connection lost; reconnecting", "broker", opts.Broker, "err", err)
+			select {
+			case cl.lost <- err:
+			default:
+			}
 		})
 	if opts.TLS != nil {
 		po.SetTLSConfig(opts.TLS)
@@ -145,14 +171,151 @@ func (cl *Client) OnConnect(fn func()) {
 	cl.mu.Unlock()
 }
 
-// Start begins connecting in the background; paho retries until it succeeds.
+// Start begins connecting in the background, and reconnecting whenever the connection
+// is lost, until Close.
 func (cl *Client) Start() {
 	cl.log.Info("connecting to mqtt broker", "broker", cl.opts.Broker, "client_id", cl.opts.ClientID)
-	cl.c.Connect() // with ConnectRetry the token completes only once connected
+	go cl.run()
+}
+
+// run is the connect loop: connect; when that fails, wait (ProbeInterval while the broker
+// is unreachable, a doubling backoff while it refuses) and try again; once connected,
+// wait for the connection to be lost and reconnect at once.
+func (cl *Client) run() {
+	// A connect that completes while Close runs must not leave the connection open.
+	defer func() {
+		if cl.c.IsConnectionOpen() {
+			cl.c.Disconnect(0)
+		}
+	}()
+	refusals := 0
+	for !cl.closed.Load() {
+		tok := cl.c.Connect()
+		select {
+		case <-tok.Done():
+		case <-cl.done:
+			tok.Wait() // Close's Disconnect ends the attempt
+			return
+		}
+		err := tok.Error()
+		if err == nil {
+			refusals = 0
+			cl.setProblem("", false)
+			select {
+			case err := <-cl.lost:
+				if !cl.closed.Load() {
+					cl.log.Warn("mqtt connection lost; reconnecting", "broker", cl.opts.Broker, "err", err)
+				}
+				continue
+			case <-cl.done:
+				return
+			}
+		}
+		reason, refused := Classify(err)
+		wait := cl.opts.ProbeInterval
+		if refused {
+			wait = RefusalDelay(cl.opts.RefusedBackoff, cl.opts.MaxReconnect, refusals)
+			refusals++
+		} else {
+			refusals = 0
+		}
+		cl.setProblem(reason, refused)
+		select {
+		case <-time.After(wait):
+		case <-cl.done:
+			return
+		}
+	}
+}
+
+// RefusalDelay is the wait before the next attempt after n earlier refusals in a row:
+// first, doubling, capped at most.
+func RefusalDelay(first, most time.Duration, n int) time.Duration {
+	d := first
+	for range n {
+		if d >= most/2 {
+			return most
+		}
+		d *= 2
+	}
+	return min(d, most)
+}
+
+// setProblem records why the client is not connected and logs it when it changed: a
+// broker that keeps refusing is one log line, not one per attempt.
+func (cl *Client) setProblem(reason string, refused bool) {
+	cl.problemMu.Lock()
+	changed := reason != cl.problem
+	cl.problem = reason
+	cl.problemMu.Unlock()
+	if !changed || reason == "" {
+		return
+	}
+	if refused {
+		cl.log.Error("mqtt broker refused the connection; retrying with backoff", "broker", cl.opts.Broker, "reason", reason)
+	} else {
+		cl.log.Warn("cannot reach the mqtt broker; retrying", "broker", cl.opts.Broker, "reason", reason,
+			"every", cl.opts.ProbeInterval)
+	}
+}
+
+// Classify says why a connection attempt failed, in words for the log and the health
+// file, and whether the broker (or TLS) refused it, as opposed to being unreachable.
+func Classify(err error) (reason string, refused bool) {
+	var (
+		unknownCA x509.UnknownAuthorityError
+		hostname  x509.HostnameError
+		invalid   x509.CertificateInvalidError
+		record    tls.RecordHeaderError
+		alert     tls.AlertError
+	)
+	switch {
+	case errors.Is(err, packets.ErrorRefusedBadUsernameOrPassword):
+		return "bad user name or password (check mqtt.username and mqtt.password)", true
+	case errors.Is(err, packets.ErrorRefusedNotAuthorised):
+		return "not authorised (check mqtt.username, mqtt.password and the broker's ACL)", true
+	case errors.Is(err, packets.ErrorRefusedIDRejected):
+		return "client id rejected (check mqtt.client_id)", true
+	case errors.Is(err, packets.ErrorRefusedBadProtocolVersion):
+		return "the broker does not accept MQTT 3.1.1", true
+	case errors.Is(err, packets.ErrorRefusedServerUnavailable):
+		return "the broker says it is unavailable", true
+	case errors.As(err, &unknownCA):
+		return "TLS: certificate signed by unknown authority (check mqtt.ca_file)", true
+	case errors.As(err, &hostname):
+		return "TLS: certificate name mismatch: " + hostname.Error() + " (the host in mqtt.broker must be in the certificate)", true
+	case errors.As(err, &invalid):
+		return "TLS: certificate not valid: " + invalid.Error(), true
+	case errors.As(err, &record):
+		return "TLS: the broker does not speak TLS on this port (use tcp:// or the TLS port)", true
+	case errors.As(err, &alert):
+		return "TLS: the broker refused the handshake: " + alert.Error() + " (check mqtt.cert_file and mqtt.key_file)", true
+	}
+	var netErr net.Error
+	var opErr *net.OpError
+	if errors.As(err, &opErr) || errors.As(err, &netErr) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		msg := err.Error()
+		if _, after, ok := strings.Cut(msg, " : "); ok {
+			msg = after // paho prefixes "network Error : "
+		}
+		return "unreachable: " + msg, false
+	}
+	return err.Error(), false
 }
 
 // Connected reports whether the connection is up now.
 func (cl *Client) Connected() bool { return cl.c.IsConnectionOpen() }
+
+// Problem is why the client is not connected (the broker's or TLS's reason, or that the
+// broker is unreachable); "" when connected or before the first attempt ended.
+func (cl *Client) Problem() string {
+	if cl.Connected() {
+		return ""
+	}
+	cl.problemMu.Lock()
+	defer cl.problemMu.Unlock()
+	return cl.problem
+}
 
 // Reconnects counts connections after the first.
 func (cl *Client) Reconnects() int {
@@ -179,7 +342,16 @@ func (cl *Client) subscribeAll(subs map[string]Subscription) {
 	filters := make(map[string]byte, len(subs))
 	for filter, s := range subs {
 		filters[filter] = cl.opts.QoS
+		limit := s.MaxPayload
+		if limit <= 0 {
+			limit = DefaultMaxPayload
+		}
 		cl.c.AddRoute(filter, func(_ paho.Client, m paho.Message) {
+			if n := len(m.Payload()); n > limit {
+				cl.log.Warn("mqtt payload over the size limit of its topic; dropped",
+					"topic", logging.Excerpt([]byte(m.Topic())), "bytes", n, "limit", limit)
+				return
+			}
 			if m.Retained() && !s.Retained {
 				if filter != cl.opts.AvailabilityTopic {
 					cl.log.Warn("ignoring retained message on a command topic", "topic", m.Topic())
@@ -202,7 +374,6 @@ func (cl *Client) subscribeAll(subs map[string]Subscription) {
 }
 
 func (cl *Client) connected(paho.Client) {
-	cl.attempts.Store(0)
 	n := cl.connects.Add(1)
 	if n == 1 {
 		cl.log.Info("mqtt connected", "broker", cl.opts.Broker)
@@ -301,6 +472,7 @@ func (cl *Client) Close() {
 			cl.log.Warn("could not publish offline before disconnecting", "err", err)
 		}
 	}
+	close(cl.done)
 	cl.availMu.Unlock()
 	cl.c.Disconnect(250)
 }

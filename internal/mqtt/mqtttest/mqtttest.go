@@ -98,13 +98,18 @@ type Broker struct {
 	mu       sync.Mutex
 	conns    map[net.Conn]struct{}
 	up       bool
+	refuse   byte // when not 0: answer every CONNECT with a CONNACK of this return code
 	prefixes []string
+	// turnedAway counts connection attempts refused while down or refusing; changed is
+	// closed (and replaced) at every count.
+	turnedAway int
+	changed    chan struct{}
 }
 
 // Start returns a broker for the test, cleaned up when it ends.
 func Start(t testing.TB) *Broker {
 	t.Helper()
-	b := &Broker{t: t, conns: map[net.Conn]struct{}{}, up: true}
+	b := &Broker{t: t, conns: map[net.Conn]struct{}{}, up: true, changed: make(chan struct{})}
 	if ext := os.Getenv(Env); ext != "" {
 		u, err := url.Parse(ext)
 		if err != nil || u.Host == "" {
@@ -159,8 +164,17 @@ func (b *Broker) accept() {
 			return
 		}
 		b.mu.Lock()
-		up, upstream := b.up, b.upstream
+		up, refuse, upstream := b.up, b.refuse, b.upstream
+		if !up || refuse != 0 {
+			b.turnedAway++
+			close(b.changed)
+			b.changed = make(chan struct{})
+		}
 		b.mu.Unlock()
+		if refuse != 0 {
+			go refuseConnect(c, refuse)
+			continue
+		}
 		if !up {
 			c.Close()
 			continue
@@ -207,11 +221,73 @@ func (b *Broker) Down() {
 	b.DropConnections()
 }
 
-// Up lets clients connect again.
+// Up lets clients connect again (also after Refuse).
 func (b *Broker) Up() {
 	b.mu.Lock()
-	b.up = true
+	b.up, b.refuse = true, 0
 	b.mu.Unlock()
+}
+
+// Refuse cuts every client connection and answers each new CONNECT with a CONNACK
+// carrying code (4: bad user name or password, 5: not authorised), as a broker that
+// refuses the client's credentials would, until Up.
+func (b *Broker) Refuse(code byte) {
+	b.mu.Lock()
+	b.refuse = code
+	b.mu.Unlock()
+	b.DropConnections()
+}
+
+// refuseConnect reads the client's CONNECT and answers with a refusal.
+func refuseConnect(c net.Conn, code byte) {
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(Wait))
+	r := bufio.NewReader(c)
+	if _, err := r.ReadByte(); err != nil { // fixed header: CONNECT
+		return
+	}
+	n, shift := 0, 0
+	for { // remaining length, a varint
+		by, err := r.ReadByte()
+		if err != nil {
+			return
+		}
+		n |= int(by&0x7f) << shift
+		if by&0x80 == 0 {
+			break
+		}
+		shift += 7
+	}
+	if _, err := io.CopyN(io.Discard, r, int64(n)); err != nil {
+		return
+	}
+	_, _ = c.Write([]byte{0x20, 0x02, 0x00, code})
+}
+
+// TurnedAway counts the connection attempts turned away so far (Down or Refuse).
+func (b *Broker) TurnedAway() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.turnedAway
+}
+
+// WaitTurnedAway waits until TurnedAway reaches n.
+func (b *Broker) WaitTurnedAway(t testing.TB, n int) {
+	t.Helper()
+	deadline := time.After(Wait)
+	for {
+		b.mu.Lock()
+		got, changed := b.turnedAway, b.changed
+		b.mu.Unlock()
+		if got >= n {
+			return
+		}
+		select {
+		case <-changed:
+		case <-deadline:
+			t.Fatalf("%d connection attempts turned away within %s, want %d", got, Wait, n)
+		}
+	}
 }
 
 // Restart simulates a broker restart that loses retained messages: connections drop,

@@ -1,0 +1,62 @@
+package daemon_test
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/accountbridge/accountbridge/internal/config"
+	"github.com/accountbridge/accountbridge/internal/daemon"
+	"github.com/accountbridge/accountbridge/internal/daemon/daemontest"
+)
+
+// A clean stop marks the health file: `bridge health` fails at once, not once the file
+// has aged.
+func TestCleanStopMarksHealthStopped(t *testing.T) {
+	e := daemontest.New(t)
+	cfg := e.Config("  []")
+	w := e.Watch()
+	stop := e.Start(cfg)
+	w.WaitFor(e.Base+"/bridge/availability", "online")
+	stop()
+	if err := daemon.CheckHealth(cfg, time.Now()); err == nil || !strings.Contains(err.Error(), "stopped") {
+		t.Errorf("CheckHealth after a clean stop = %v", err)
+	}
+}
+
+func TestCheckHealth(t *testing.T) {
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	for _, tc := range []struct {
+		name string
+		h    daemon.Health
+		want string // "" healthy
+	}{
+		{"healthy", daemon.Health{Time: now, MQTTConnected: true, PID: os.Getpid()}, ""},
+		{"stopped", daemon.Health{Time: now, PID: os.Getpid(), Stopped: now}, "the daemon stopped at"},
+		{"killed", daemon.Health{Time: now, MQTTConnected: true, PID: gone.Process.Pid}, "is not running"},
+		{"stale", daemon.Health{Time: now.Add(-time.Hour), MQTTConnected: true, PID: os.Getpid()}, "old"},
+		{"refused", daemon.Health{Time: now, PID: os.Getpid(), MQTTProblem: "bad user name or password (check mqtt.username and mqtt.password)"},
+			"not connected to the MQTT broker: bad user name or password"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := &config.Config{Store: config.Store{Path: filepath.Join(dir, "ab.db")}}
+			b, _ := json.Marshal(tc.h)
+			if err := os.WriteFile(daemon.HealthPath(cfg), b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			err := daemon.CheckHealth(cfg, now)
+			if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+				t.Errorf("CheckHealth = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
