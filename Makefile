@@ -48,6 +48,13 @@ bench:
 	$(BENCH_OUT)/load -accounts 10000 -latency 50ms -concurrency 64 -cycles 3 -broker auto \
 		-json $(BENCH_OUT)/load-10000.json > $(BENCH_OUT)/load-10000.txt && cat $(BENCH_OUT)/load-10000.txt
 
+# The Kubernetes manifests of deploy/kubernetes, decoded strictly with the Kubernetes API
+# types and their config parsed for every pod, offline. A module of its own, so that
+# k8s.io/api stays out of the daemon's dependencies.
+.PHONY: check-k8s
+check-k8s:
+	cd deploy/kubernetes && $(GO) vet ./... && $(GO) test -count=1 ./...
+
 # The Node-RED example flows against a real Node-RED (from npm) and the bridge demo.
 e2e-nodered:
 	bash scripts/e2e-nodered.sh
