@@ -22,6 +22,7 @@ import (
 	"github.com/accountbridge/accountbridge/internal/poller"
 	"github.com/accountbridge/accountbridge/internal/providers"
 	"github.com/accountbridge/accountbridge/internal/providers/bridge"
+	"github.com/accountbridge/accountbridge/internal/shard"
 	"github.com/accountbridge/accountbridge/internal/store"
 	"github.com/accountbridge/accountbridge/internal/version"
 	"github.com/accountbridge/accountbridge/internal/web"
@@ -119,7 +120,8 @@ func New(ctx context.Context, opts Options) (_ *Daemon, err error) {
 		}
 	}()
 	build := BuildOptions{Logger: d.log, Redactor: d.red, KV: func(name string) providers.KV { return st.KV(name) }, Now: opts.Clock.Now}
-	accounts, err := BuildAccounts(cfg, build)
+	// Only the accounts of this instance's shard are built, polled and published.
+	accounts, err := BuildAccounts(ofShard(cfg), build)
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +133,7 @@ func New(ctx context.Context, opts Options) (_ *Daemon, err error) {
 		return nil, err
 	}
 	d.topics = discovery.Options{
-		BaseTopic: cfg.MQTT.BaseTopic, DiscoveryPrefix: cfg.MQTT.DiscoveryPrefix, QoS: 1,
+		BaseTopic: cfg.MQTT.BaseTopic, DiscoveryPrefix: cfg.MQTT.DiscoveryPrefix, QoS: 1, BridgeID: cfg.Shard.BridgeID(),
 		Origin: discovery.Origin{Name: "accountbridge", SWVersion: version.String(), SupportURL: "https://github.com/accountbridge/accountbridge"},
 	}
 	d.mqtt, err = mqtt.New(mqtt.Options{
@@ -226,7 +228,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		})
 		d.log.Info("web UI", "url", "http://"+d.web.Addr()+"/")
 	}
-	d.log.Info("accountbridge running", "version", version.String(), "accounts", len(d.accounts),
+	d.log.Info("accountbridge running", "version", version.String(), "accounts", len(d.accounts), "shard", d.cfg.Shard.String(),
 		"broker", d.cfg.MQTT.Broker, "base_topic", d.topics.BaseTopic, "store", d.cfg.Store.Path)
 
 	<-ctx.Done()
@@ -267,9 +269,32 @@ func (d *Daemon) restore(ctx context.Context) error {
 	for _, g := range d.groups {
 		groupJobs[g.Job] = true
 	}
-	gone := map[string]bool{}
+	if err := d.removeOldBridges(ctx); err != nil {
+		return err
+	}
+	gone, moved := map[string]bool{}, map[string]bool{}
 	for _, rec := range recs {
 		acct, ok := configured[rec.Account]
+		if rec.Account == bridge.Kind && rec.DeviceID != d.topics.Bridge() {
+			// This instance's diagnostics device of another shard layout (bridge before
+			// sharding, bridge_0 after): no instance has it any more.
+			d.log.Info("removing the diagnostics device of the former shard layout", "device", rec.DeviceID)
+			d.removeBridge(rec.DeviceID)
+			if err := d.store.DeleteDevice(ctx, rec.DeviceID); err != nil {
+				return err
+			}
+			continue
+		}
+		if d.movedAway(rec.Account) {
+			// Polled by another instance now, which publishes it with the same ids: forget
+			// it here without removing it from Home Assistant.
+			if !moved[rec.Account] {
+				d.log.Info("account moved to another shard; forgetting it here", "account", rec.Account,
+					"shard", shard.Of(ShardKey(rec.Account, providerOf(configured, rec.Account)), d.cfg.Shard.Count))
+			}
+			moved[rec.Account] = true
+			continue
+		}
 		if !ok && rec.Account != bridge.Kind && !groupJobs[rec.Account] {
 			d.log.Info("removing the device of an account no longer configured", "account", rec.Account, "device", rec.DeviceID)
 			d.pub.RemoveDevice(rec.DeviceID)
@@ -296,6 +321,13 @@ func (d *Daemon) restore(ctx context.Context) error {
 		}
 	}
 	for account := range gone {
+		if err := d.store.DeleteAccountData(ctx, account); err != nil {
+			return err
+		}
+	}
+	// Its session, poller state (a stale quarantine) and device records: should the account
+	// come back to this instance, it starts afresh.
+	for account := range moved {
 		if err := d.store.DeleteAccountData(ctx, account); err != nil {
 			return err
 		}
@@ -504,7 +536,8 @@ func (d *Daemon) bridgeStats() bridge.Stats {
 	return bridge.Stats{Version: version.String(), Started: d.started, AccountsTotal: len(d.accounts),
 		LastCycle: d.cycle.last, MQTTReconnects: d.mqtt.Reconnects(),
 		AccountsOK: d.byState[poller.StateOK], AccountsQuarantined: d.byState[poller.StateQuarantined],
-		AccountsFailing: d.byState[poller.StateFailing], AlertsExpired: d.alerts.Expired()}
+		AccountsFailing: d.byState[poller.StateFailing], AlertsExpired: d.alerts.Expired(),
+		Shard: d.cfg.Shard}
 }
 
 // publishBridge refreshes the bridge device between its own scheduled polls, so account
@@ -616,6 +649,11 @@ func (d *Daemon) onCommand(topic string, payload []byte) {
 	d.mu.Unlock()
 	a, configured := d.accounts[account]
 	if !known || !configured {
+		if !d.cfg.Shard.Single() {
+			// Every instance of a fleet gets every command; the device's owner runs it.
+			d.log.Debug("command for a device of another shard (or unknown) ignored", "topic", topic)
+			return
+		}
 		d.log.Warn("command for an unknown device ignored", "topic", topic)
 		return
 	}
@@ -658,7 +696,8 @@ func (d *Daemon) publishEvent(ev providers.DeviceEvent) error {
 	return d.mqtt.Publish(d.topics.EventTopic(ev.Device), []byte(d.red.Redact(string(b))), false)
 }
 
-// Info is the retained diagnostics document on <base>/bridge/info.
+// Info is the retained diagnostics document on <base>/bridge/info (<base>/bridge_<i>/info
+// for shard i).
 type Info struct {
 	Version  string        `json:"version"`
 	Started  time.Time     `json:"started"`
@@ -716,7 +755,7 @@ func (d *Daemon) publishInfo() int {
 		d.log.Error("bridge info not encoded", "err", err)
 		return 0
 	}
-	d.pub.SetRetained(d.topics.BaseTopic+"/bridge/info", b)
+	d.pub.SetRetained(d.topics.BaseTopic+"/"+d.topics.Bridge()+"/info", b)
 	return len(b)
 }
 

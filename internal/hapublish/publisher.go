@@ -379,7 +379,7 @@ func (p *Publisher) updateDevice(account string, dev providers.Device) (DeviceCh
 		}
 	}
 	d.topics = keepTopics(d.topics, topics)
-	if dev.ID != discovery.BridgeDeviceID && (!d.haveOnline || !d.online) {
+	if dev.ID != p.opts.Topics.Bridge() && (!d.haveOnline || !d.online) {
 		d.online, d.haveOnline = true, true
 		msgs = append(msgs, msg(p.opts.Topics.AvailabilityTopic(dev.ID), availabilityPayload(true)))
 	}
@@ -516,7 +516,7 @@ func (p *Publisher) SetAccountAvailable(account string, online bool) {
 	p.mu.Lock()
 	for _, id := range p.accounts[account] {
 		d := p.devices[id]
-		if id == discovery.BridgeDeviceID {
+		if id == p.opts.Topics.Bridge() {
 			continue
 		}
 		if d.haveOnline && d.online == online {
