@@ -2,6 +2,7 @@ package poller
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -49,6 +50,9 @@ func ParseSchedule(spec string) (s cron.Schedule, err error) {
 	if err != nil {
 		return nil, invalid(err.Error())
 	}
+	if detail := tooLongStep(spec); detail != "" {
+		return nil, invalid(detail)
+	}
 	if s.Next(time.Now()).IsZero() {
 		return nil, fmt.Errorf("invalid schedule %q: it never fires", spec)
 	}
@@ -66,4 +70,42 @@ func Interval(s cron.Schedule, from time.Time) time.Duration {
 		return 0
 	}
 	return second.Sub(first)
+}
+
+// fieldSizes are how many values each cron field has, seconds first.
+var fieldSizes = []struct {
+	name string
+	n    int
+}{{"second", 60}, {"minute", 60}, {"hour", 24}, {"day of month", 31}, {"month", 12}, {"day of week", 7}}
+
+// tooLongStep finds a step longer than its field ("*/61" in minutes), which robfig
+// accepts as "only at the start of the range": a typo that would poll far less often
+// than meant. It returns what is wrong, or "" for a spec without one.
+func tooLongStep(spec string) string {
+	fields := strings.Fields(spec)
+	if len(fields) > 0 && (strings.HasPrefix(fields[0], "TZ=") || strings.HasPrefix(fields[0], "CRON_TZ=")) {
+		fields = fields[1:]
+	}
+	if len(fields) == 0 || strings.HasPrefix(fields[0], "@") {
+		return ""
+	}
+	sizes := fieldSizes
+	if len(fields) == 5 {
+		sizes = sizes[1:]
+	}
+	for i, f := range fields {
+		if i >= len(sizes) {
+			break
+		}
+		for _, part := range strings.Split(f, ",") {
+			_, step, ok := strings.Cut(part, "/")
+			if !ok {
+				continue
+			}
+			if n, err := strconv.Atoi(step); err == nil && n > sizes[i].n {
+				return fmt.Sprintf("step %d in the %s field is longer than its %d values", n, sizes[i].name, sizes[i].n)
+			}
+		}
+	}
+	return ""
 }

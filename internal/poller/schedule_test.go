@@ -17,6 +17,7 @@ func TestParseSchedule(t *testing.T) {
 		"@daily":                24 * time.Hour,
 		"  0 8 * * *  ":         24 * time.Hour,
 		"CRON_TZ=UTC 0 8 * * *": 24 * time.Hour,
+		"*/60 * * * *":          time.Hour, // a step as long as its field still fires
 	}
 	for spec, interval := range valid {
 		s, err := ParseSchedule(spec)
@@ -30,15 +31,19 @@ func TestParseSchedule(t *testing.T) {
 	}
 
 	invalid := map[string]string{
-		"every hour":   `invalid schedule "every hour": expected a cron spec like "0 * * * *" or "@every 1h"`,
-		"":             `invalid schedule ""`,
-		"61 * * * *":   `invalid schedule "61 * * * *": expected a cron spec`,
-		"@every 500ms": `invalid schedule "@every 500ms": the shortest interval is 1s`,
-		"@every -1h":   `the shortest interval is 1s`,
-		"@every soon":  `invalid schedule "@every soon"`,
-		"@fortnightly": `invalid schedule "@fortnightly"`,
-		"TZ=UTC":       `invalid schedule "TZ=UTC"`,
-		"0 0 30 2 *":   `it never fires`,
+		"every hour":       `invalid schedule "every hour": expected a cron spec like "0 * * * *" or "@every 1h"`,
+		"":                 `invalid schedule ""`,
+		"61 * * * *":       `invalid schedule "61 * * * *": expected a cron spec`,
+		"@every 500ms":     `invalid schedule "@every 500ms": the shortest interval is 1s`,
+		"@every -1h":       `the shortest interval is 1s`,
+		"@every soon":      `invalid schedule "@every soon"`,
+		"@fortnightly":     `invalid schedule "@fortnightly"`,
+		"TZ=UTC":           `invalid schedule "TZ=UTC"`,
+		"0 0 30 2 *":       `it never fires`,
+		"*/61 * * * *":     `step 61 in the minute field is longer than its 60 values`,
+		"0 */25 * * *":     `step 25 in the hour field is longer than its 24 values`,
+		"0,*/61 * * * * *": `step 61 in the second field`,
+		"0 0 1 1-12/13 *":  `step 13 in the month field`,
 	}
 	for spec, want := range invalid {
 		_, err := ParseSchedule(spec)
