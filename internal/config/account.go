@@ -245,11 +245,17 @@ func (a *Account) UnknownExtra() Errors {
 }
 
 // Errorf makes an Error at the line of the account's key (or of the account when the key
-// is absent, or the account was released), for validation done outside this package.
+// is absent, or the account was released), for validation done outside this package. key
+// may go into a provider setting: "watch[1].service".
 func (a *Account) Errorf(key, format string, args ...any) Error {
 	line, ok := a.keyLines[key]
 	if !ok {
 		line = a.line
+		if a.extra != nil && key != "" {
+			if l := lineIn(a.extra, key); l > 0 {
+				line = l
+			}
+		}
 	}
 	return Error{File: a.file, Line: line, Path: joinPath(a.path, key), Msg: fmt.Sprintf(format, args...)}
 }
@@ -356,6 +362,12 @@ type Section struct {
 	node *yaml.Node
 	file string
 	path string
+}
+
+// Errorf makes an Error at the line of key inside the section ("platforms[0].priority";
+// "" for the section itself), or of its closest enclosing node the file has.
+func (s Section) Errorf(key, format string, args ...any) Error {
+	return Error{File: s.file, Line: lineIn(s.node, key), Path: joinPath(s.path, key), Msg: fmt.Sprintf(format, args...)}
 }
 
 // Present reports whether the file has the section.

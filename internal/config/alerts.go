@@ -132,9 +132,12 @@ func cutDot(s string) (string, string, bool) {
 	return s, "", false
 }
 
-func (c *Config) validateAlerts(check func(path string, ok bool, format string, args ...any)) {
+func (c *Config) validateAlerts(set map[string]int, check func(path string, ok bool, format string, args ...any)) {
 	a := &c.Alerts
-	check("alerts.language", a.Language == "en" || a.Language == "zh", "expected en or zh, got %q", a.Language)
+	// Left out, it is the top-level language: a wrong one is reported there, once.
+	if _, ok := set["alerts.language"]; ok {
+		check("alerts.language", a.Language == "en" || a.Language == "zh", "expected en or zh, got %q", a.Language)
+	}
 	for _, r := range []struct {
 		path string
 		rule BuiltinRule
@@ -153,7 +156,10 @@ func (c *Config) validateAlerts(check func(path string, ok bool, format string, 
 			check(p+".above", *r.Above < *r.Below || *r.Above > *r.Below,
 				"above and below are equal (%v): the rule could never be ok", *r.Above)
 		}
-		check(p+".name", ruleName.MatchString(r.Name), "%q must match [a-z0-9_]+", r.Name)
+		if _, named := set[p+".name"]; named || r.Name != "" {
+			// A rule without name and with a wrong entity has no name to judge.
+			check(p+".name", ruleName.MatchString(r.Name), "%q must match [a-z0-9_]+", r.Name)
+		}
 		if first, dup := names[r.Name]; dup {
 			check(p+".name", false, "duplicate rule name %q (rule %d has it too; set name:)", r.Name, first)
 		} else {

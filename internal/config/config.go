@@ -59,7 +59,30 @@ type Config struct {
 	// the SMS router's `sms:`), by kind; each is decoded by its owner.
 	Sections map[string]Section `yaml:"-"`
 	// Secrets is every secret value found, for the log redactor: no empty strings, no repeats.
-	Secrets []string `yaml:"-"`
+	Secrets []string       `yaml:"-"`
+	lines   map[string]int // line of every key path the file set (decoder.set)
+}
+
+// Errorf makes an Error at the line of path ("defaults.schedule", "alerts.rules[0]"),
+// or of its closest enclosing key the file set, for validation done outside this package.
+func (c *Config) Errorf(path, format string, args ...any) Error {
+	return Error{File: c.File, Line: lineOf(c.lines, path), Path: path, Msg: fmt.Sprintf(format, args...)}
+}
+
+// lineOf is the line recorded for path, else for its closest parent ("a.b[2].c" → "a.b[2]"
+// → "a.b" → "a"), else 0.
+func lineOf(lines map[string]int, path string) int {
+	for path != "" {
+		if l, ok := lines[path]; ok {
+			return l
+		}
+		i := strings.LastIndexAny(path, ".[")
+		if i < 0 {
+			break
+		}
+		path = path[:i]
+	}
+	return 0
 }
 
 // MQTT is the broker connection and topic layout.
@@ -171,6 +194,18 @@ func Load(path string, opts LoadOptions) (*Config, error) {
 // Parse decodes data (YAML or JSON) named file in errors. On invalid content it returns
 // Errors listing every problem, sorted by line. An empty file is a valid config.
 func Parse(file string, data []byte, opts LoadOptions) (*Config, error) {
+	cfg, err := Inspect(file, data, opts)
+	if err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// Inspect is Parse for `bridge check`: on invalid content it returns the Errors and also
+// the config as far as it could be decoded (nil only for a YAML syntax error), so that
+// the caller can go on to validate what those errors leave (every account's provider
+// settings) and report everything in one run. Such a config must never be run.
+func Inspect(file string, data []byte, opts LoadOptions) (*Config, error) {
 	if opts.LookupEnv == nil {
 		opts.LookupEnv = os.LookupEnv
 	}
@@ -207,10 +242,11 @@ func Parse(file string, data []byte, opts LoadOptions) (*Config, error) {
 	}
 	cfg.applyDefaults(d.set)
 	cfg.validate(d, opts.Providers)
-	if len(d.errs) > 0 {
-		return nil, d.errs.sorted()
-	}
+	cfg.lines = d.set
 	cfg.Secrets = dedupe(cfg.Secrets)
+	if len(d.errs) > 0 {
+		return cfg, d.errs.sorted()
+	}
 	return cfg, nil
 }
 
@@ -327,7 +363,7 @@ var (
 func (c *Config) validate(d *decoder, providers []string) {
 	check := func(path string, ok bool, format string, args ...any) {
 		if !ok && !d.failed[path] {
-			d.errorf(d.set[path], path, format, args...)
+			d.errorf(lineOf(d.set, path), path, format, args...)
 		}
 	}
 	m := &c.MQTT
@@ -356,7 +392,7 @@ func (c *Config) validate(d *decoder, providers []string) {
 			"a token is required when web.listen is not a loopback address (anyone on the network could use the UI)")
 	}
 	check("language", c.Language == "en" || c.Language == "zh", "expected en or zh, got %q", c.Language)
-	c.validateAlerts(check)
+	c.validateAlerts(d.set, check)
 	check("store.run_retention", c.Store.RunRetention > 0, "must be greater than 0, got %s", c.Store.RunRetention)
 
 	check("log.level", slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level),

@@ -15,7 +15,10 @@ import (
 )
 
 // decoder is a strict, error-collecting decoder from yaml.Node trees into Go values. It is
-// used instead of yaml's KnownFields, which stops at the first problem and loses lines.
+// used instead of yaml.v3's KnownFields, whose errors do carry lines and all come back
+// together, but name Go types ("field pasword not found in type config.MQTT") instead of
+// key paths, suggest nothing, and leave no room for ${VAR} per value, "<key>_file"
+// secrets, or an account's provider keys decoded later by the provider.
 type decoder struct {
 	file      string
 	lookupEnv func(string) (string, bool)

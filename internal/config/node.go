@@ -87,8 +87,8 @@ func describe(n *yaml.Node) string {
 }
 
 func joinPath(parent, key string) string {
-	if parent == "" {
-		return key
+	if parent == "" || key == "" {
+		return parent + key
 	}
 	return parent + "." + key
 }
@@ -188,4 +188,57 @@ func validEnvName(s string) bool {
 		}
 	}
 	return true
+}
+
+// lineIn finds the line of key, a path relative to the mapping n ("user_code",
+// "watch[1].service"), going as deep as the file does: a key that is absent gives the line
+// of its closest enclosing node. "<key>_file" stands for "<key>".
+func lineIn(n *yaml.Node, key string) int {
+	n = resolve(n)
+	if n == nil {
+		return 0
+	}
+	line := n.Line
+	for key != "" {
+		var seg string
+		seg, key = nextSegment(key)
+		if i, err := strconv.Atoi(strings.Trim(seg, "[]")); err == nil && strings.HasPrefix(seg, "[") {
+			if n.Kind != yaml.SequenceNode || i < 0 || i >= len(n.Content) {
+				return line
+			}
+			n = resolve(n.Content[i])
+			line = n.Line
+			continue
+		}
+		if n.Kind != yaml.MappingNode {
+			return line
+		}
+		var found *pair
+		for _, p := range pairs(n) {
+			if p.key.Value == seg || (found == nil && p.key.Value == seg+"_file") {
+				found = &p
+			}
+		}
+		if found == nil {
+			return line
+		}
+		line = found.key.Line
+		n = resolve(found.value)
+	}
+	return line
+}
+
+// nextSegment splits "a.b[2].c" into "a" and "b[2].c", "[2].c" into "[2]" and "c".
+func nextSegment(path string) (seg, rest string) {
+	if strings.HasPrefix(path, "[") {
+		if i := strings.IndexByte(path, ']'); i > 0 {
+			return path[:i+1], strings.TrimPrefix(path[i+1:], ".")
+		}
+		return path, ""
+	}
+	i := strings.IndexAny(path, ".[")
+	if i < 0 {
+		return path, ""
+	}
+	return path[:i], strings.TrimPrefix(path[i:], ".")
 }
