@@ -103,7 +103,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 
 	path = config.ResolvePath(path, config.AppConfigPath, config.OptionsPath)
-	cfg, err := config.Load(path, config.LoadOptions{Providers: providers.Kinds(), Sections: providers.SectionKinds()})
+	opts := config.LoadOptions{Providers: providers.Kinds(), Sections: providers.SectionKinds()}
+	if cmd == "check" {
+		return check(path, opts, stdout, stderr)
+	}
+	cfg, err := config.Load(path, opts)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitConfig
@@ -116,21 +120,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 
 	switch cmd {
-	case "check":
-		// daemon.Check is also what the web UI's config editor runs before saving.
-		if err := daemon.Check(cfg, log, red); err != nil {
-			fmt.Fprintln(stderr, err)
-			return exitConfig
-		}
-		masked, err := cfg.Masked()
-		if err != nil {
-			fmt.Fprintln(stderr, err)
-			return exitFailure
-		}
-		stdout.Write(masked)
-		fmt.Fprintf(stderr, "%s: config OK (%d accounts)\n", path, len(cfg.Accounts))
-		return exitOK
-
 	case "reset":
 		if fs.NArg() != 1 {
 			fmt.Fprintln(stderr, "usage: bridge reset [-c config.yaml] ACCOUNT")
@@ -210,5 +199,28 @@ func run(args []string, stdout, stderr io.Writer) int {
 		log.Error("stopped with errors", "err", err)
 		return exitFailure
 	}
+	return exitOK
+}
+
+// check is `bridge check`: every problem of the file and of every provider's settings in
+// one run, or the resolved config with secrets masked.
+func check(path string, opts config.LoadOptions, stdout, stderr io.Writer) int {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		fmt.Fprintln(stderr, "read config:", err)
+		return exitConfig
+	}
+	cfg, err := config.Inspect(path, data, opts)
+	if err := daemon.Check(cfg, err, logging.NewRedactor()); err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitConfig
+	}
+	masked, err := cfg.Masked()
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitFailure
+	}
+	stdout.Write(masked)
+	fmt.Fprintf(stderr, "%s: config OK (%d accounts)\n", path, len(cfg.Accounts))
 	return exitOK
 }

@@ -63,16 +63,25 @@ func (o BuildOptions) withDefaults() BuildOptions {
 }
 
 // BuildAccounts builds the provider and schedule of every enabled account. Factories do
-// no I/O. All problems are returned at once as config.Errors.
+// no I/O. All problems are returned at once as config.Errors, together with the accounts
+// that did build (for `check` to go on to the groups).
 func BuildAccounts(cfg *config.Config, opts BuildOptions) ([]Account, error) {
 	opts = opts.withDefaults()
 	log, red := opts.Logger, opts.Redactor
 	var errs config.Errors
 	var out []Account
+	// defaults.schedule is checked once, at its own line, even without accounts.
+	defaultSpecBad := false
+	if cfg.Defaults.Schedule != "" {
+		if _, err := poller.ParseSchedule(cfg.Defaults.Schedule); err != nil {
+			errs = append(errs, cfg.Errorf("defaults.schedule", "%v", err))
+			defaultSpecBad = true
+		}
+	}
 	for i := range cfg.Accounts {
 		a := &cfg.Accounts[i]
-		if !a.IsEnabled() {
-			continue
+		if !a.IsEnabled() || a.Provider == "" {
+			continue // no provider: the config reported it
 		}
 		info, ok := providers.Lookup(a.Provider)
 		if !ok {
@@ -90,7 +99,7 @@ func BuildAccounts(cfg *config.Config, opts BuildOptions) ([]Account, error) {
 			spec = "@every 1h"
 		}
 		sched, err := poller.ParseSchedule(spec)
-		if err != nil {
+		if err != nil && (a.Schedule != "" || !defaultSpecBad) {
 			errs = append(errs, a.Errorf("schedule", "%v", err))
 		}
 		timeout := a.Timeout.D()
@@ -103,8 +112,9 @@ func BuildAccounts(cfg *config.Config, opts BuildOptions) ([]Account, error) {
 			IdleConnsPerHost: cfg.Defaults.Concurrency,
 		})
 		if err != nil {
+			// The settings are still checked, for `check` to report everything at once.
 			errs = append(errs, a.Errorf("proxy", "%v", err))
-			continue
+			client = nil
 		}
 		// Decode is for the factory: a provider that keeps its providers.Account must not
 		// keep the config account (and its YAML nodes) alive with it.
@@ -120,24 +130,19 @@ func BuildAccounts(cfg *config.Config, opts BuildOptions) ([]Account, error) {
 		}, providers.Deps{Logger: alog, HTTP: client, KV: opts.KV(a.ID), Now: opts.Now, Secret: red.AddSecret})
 		from = nil
 		if err != nil {
-			var ce config.Errors
-			if errors.As(err, &ce) {
-				errs = append(errs, ce...)
-			} else {
-				errs = append(errs, a.Errorf("provider", "%v", err))
-			}
+			errs = append(errs, settingErrors(err, func(key, msg string) config.Error { return a.Errorf(key, "%s", msg) }, "provider")...)
 			continue
 		}
 		if !a.DecodeCalled() {
 			errs = append(errs, a.UnknownExtra()...)
 		}
-		if sched == nil {
+		if sched == nil || client == nil {
 			continue
 		}
 		out = append(out, Account{Config: a, Info: info, Provider: p, Schedule: sched, Spec: spec, Timeout: timeout})
 	}
 	if len(errs) > 0 {
-		return nil, errs
+		return out, errs
 	}
 	return out, nil
 }

@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -52,12 +51,12 @@ func BuildGroups(cfg *config.Config, accounts []Account, opts BuildOptions) ([]G
 			Secret:  opts.Redactor.AddSecret,
 		})
 		if err != nil {
-			var ce config.Errors
-			if errors.As(err, &ce) {
-				errs = append(errs, ce...)
-			} else {
-				errs = append(errs, config.Error{File: cfg.File, Path: kind, Msg: err.Error()})
-			}
+			errs = append(errs, settingErrors(err, func(key, msg string) config.Error {
+				if section.Present() {
+					return section.Errorf(key, "%s", msg)
+				}
+				return cfg.Errorf(strings.TrimSuffix(kind+"."+key, "."), "%s", msg)
+			}, "")...)
 			continue
 		}
 		spec := info.GroupSchedule

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -28,30 +27,11 @@ import (
 // (addon/config.yaml ingress_port).
 const WebIngressPort = 8099
 
-// Check validates a loaded config as `bridge check` does: every account's provider and
-// schedule, the groups' sections, the broker TLS files. Problems come back as
-// config.Errors where they have a line.
-func Check(cfg *config.Config, log *slog.Logger, red *logging.Redactor) error {
-	accounts, err := BuildAccounts(cfg, BuildOptions{Logger: log, Redactor: red})
-	if err == nil {
-		_, err = BuildGroups(cfg, accounts, BuildOptions{Logger: log, Redactor: red})
-	}
-	if err != nil {
-		return err
-	}
-	if _, err := TLSConfig(cfg.MQTT); err != nil {
-		return config.Errors{{File: cfg.File, Msg: err.Error()}}
-	}
-	return nil
-}
-
 // CheckData parses data as the content of the config file path and checks it as
 // `bridge check` does; the problems are listed by line.
 func CheckData(path string, data []byte) []web.Problem {
-	cfg, err := config.Parse(path, data, config.LoadOptions{Providers: providers.Kinds(), Sections: providers.SectionKinds()})
-	if err == nil {
-		err = Check(cfg, slog.New(slog.DiscardHandler), logging.NewRedactor())
-	}
+	cfg, err := config.Inspect(path, data, config.LoadOptions{Providers: providers.Kinds(), Sections: providers.SectionKinds()})
+	err = Check(cfg, err, logging.NewRedactor())
 	if err == nil {
 		return nil
 	}

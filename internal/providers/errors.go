@@ -40,3 +40,27 @@ func Kind(err error) string {
 func Permanent(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrPermanent, fmt.Sprintf(format, args...))
 }
+
+// SettingError is a problem with one setting of an account, or of a group's config
+// section. A factory returns one per problem (errors.Join them); the daemon reports each
+// at the line of its key, e.g. "config.yaml:12: accounts[0].user_code: required (…)".
+type SettingError struct {
+	// Key is the setting as written under the account (or section): "user_code",
+	// "watch[1].service"; "" is the account or section as a whole.
+	Key string
+	Err error
+}
+
+func (e *SettingError) Error() string {
+	if e.Key == "" {
+		return e.Err.Error()
+	}
+	return e.Key + ": " + e.Err.Error()
+}
+
+func (e *SettingError) Unwrap() error { return e.Err }
+
+// Settingf returns a SettingError about key; the message should not repeat the key.
+func Settingf(key, format string, args ...any) error {
+	return &SettingError{Key: key, Err: fmt.Errorf(format, args...)}
+}

@@ -99,56 +99,53 @@ var mdmCodeRe = regexp.MustCompile(`^[0-9A-Za-z]{1,16}$`)
 
 func New(acct providers.Account, deps providers.Deps) (providers.Provider, error) {
 	var s Settings
-	if acct.Decode != nil {
-		if err := acct.Decode(&s); err != nil {
-			return nil, err
-		}
-	}
-	var errs []string
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
+	// Decode's errors and the checks below are reported together; a key Decode rejected
+	// is left zero here, and the daemon drops the second error about it.
+	errs := []error{acct.Decode(&s)}
+	bad := func(key, format string, args ...any) { errs = append(errs, providers.Settingf(key, format, args...)) }
 
 	s.UserCode = strings.TrimSpace(s.UserCode)
 	if s.UserCode == "" {
-		bad("user_code is required: the 8-digit 户号 on your gas bill or in the app")
+		bad("user_code", "required: the 8-digit 户号 on your gas bill or in the app")
 	} else if !userCodeRe.MatchString(s.UserCode) {
-		bad("user_code %q must be the 户号: 8 to 20 letters or digits", s.UserCode)
+		bad("user_code", "%q must be the 户号: 8 to 20 letters or digits", s.UserCode)
 	}
 	if s.CID == 0 {
 		s.CID = DefaultCID
 	} else if s.CID < 0 {
-		bad("cid must be a positive gas company id (2 = Kunming), got %d", s.CID)
+		bad("cid", "must be a positive gas company id (2 = Kunming), got %d", s.CID)
 	}
 	s.Mobile = strings.TrimSpace(s.Mobile)
 	switch {
 	case s.Mobile != "" && s.Password == "":
-		bad("mobile is set but password is not: set both (to log in) or neither (balance only)")
+		bad("password", "required with mobile: set both (to log in) or neither (balance only)")
 	case s.Mobile == "" && s.Password != "":
-		bad("password is set but mobile is not: set both (to log in) or neither (balance only)")
+		bad("mobile", "required with password: set both (to log in) or neither (balance only)")
 	case s.Mobile != "" && !mobileRe.MatchString(s.Mobile):
-		bad("mobile %s is not a phone number", logging.MaskPhoneNumber(s.Mobile))
+		bad("mobile", "%s is not a phone number", logging.MaskPhoneNumber(s.Mobile))
 	}
 	if s.TierYearStart == "" {
 		s.TierYearStart = DefaultTierYearStart
 	}
 	md, err := ParseMonthDay(s.TierYearStart)
 	if err != nil {
-		bad("tier_year_start: %v", err)
+		bad("tier_year_start", "%v", err)
 	}
 	if s.LowBalance < 0 {
-		bad("low_balance must be 0 or more (CNY), got %g", s.LowBalance)
+		bad("low_balance", "must be 0 or more (CNY), got %g", s.LowBalance)
 	}
 	if s.BaseURL == "" {
 		s.BaseURL = DefaultBaseURL
 	}
 	s.BaseURL = strings.TrimRight(s.BaseURL, "/")
 	if u, err := url.Parse(s.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		bad("base_url %q must be an http(s) URL such as %s", s.BaseURL, DefaultBaseURL)
+		bad("base_url", "%q must be an http(s) URL such as %s", s.BaseURL, DefaultBaseURL)
 	}
 	if s.AESKey == "" {
 		s.AESKey = DefaultAESKey
 	}
 	if n := len(s.AESKey); n != 16 && n != 24 && n != 32 {
-		bad("aes_key must be 16, 24 or 32 characters (the default is %d), got %d", len(DefaultAESKey), n)
+		bad("aes_key", "must be 16, 24 or 32 characters (the default is %d), got %d", len(DefaultAESKey), n)
 	}
 	if s.SignKey == "" {
 		s.SignKey = DefaultSignKey
@@ -159,15 +156,15 @@ func New(acct providers.Account, deps providers.Deps) (providers.Provider, error
 	interval := DefaultLoginInterval
 	if s.MinLoginInterval != nil {
 		if *s.MinLoginInterval < 0 {
-			bad("min_login_interval must not be negative, got %s", *s.MinLoginInterval)
+			bad("min_login_interval", "must not be negative, got %s", *s.MinLoginInterval)
 		}
 		interval = *s.MinLoginInterval
 	}
 	if s.MDMCode != "" && !mdmCodeRe.MatchString(s.MDMCode) {
-		bad("mdm_code %q must be a company code like 9AH1", s.MDMCode)
+		bad("mdm_code", "%q must be a company code like 9AH1", s.MDMCode)
 	}
-	if len(errs) > 0 {
-		return nil, errors.New(strings.Join(errs, "; "))
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 
 	deps = deps.WithDefaults()

@@ -470,10 +470,10 @@ func TestSettingsValidation(t *testing.T) {
 		s    Settings
 		want string
 	}{
-		{Settings{}, "user_code is required"},
+		{Settings{}, "user_code: required"},
 		{Settings{UserCode: "12-34"}, "user_code"},
-		{Settings{UserCode: "12345678", Mobile: "13800138000"}, "password is not"},
-		{Settings{UserCode: "12345678", Password: "x"}, "mobile is not"},
+		{Settings{UserCode: "12345678", Mobile: "13800138000"}, "password: required with mobile"},
+		{Settings{UserCode: "12345678", Password: "x"}, "mobile: required with password"},
 		{Settings{UserCode: "12345678", Mobile: "phone", Password: "x"}, "not a phone number"},
 		{Settings{UserCode: "12345678", TierYearStart: "02-29"}, "tier_year_start"},
 		{Settings{UserCode: "12345678", LowBalance: -1}, "low_balance"},

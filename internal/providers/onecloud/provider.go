@@ -88,47 +88,47 @@ type Provider struct {
 // New validates the account's settings and builds its provider. It does no I/O.
 func New(acct providers.Account, deps providers.Deps) (providers.Provider, error) {
 	var s Settings
-	if acct.Decode != nil {
-		if err := acct.Decode(&s); err != nil {
-			return nil, err
-		}
+	// Decode's errors and the checks below are reported together; a key Decode rejected
+	// is left zero here, and the daemon drops the second error about it.
+	problems := []error{acct.Decode(&s)}
+	bad := func(key, format string, args ...any) {
+		problems = append(problems, providers.Settingf(key, format, args...))
 	}
-	var problems []string
 	s.Phone = strings.TrimPrefix(strings.Join(strings.Fields(s.Phone), ""), "+86")
 	s.Email = strings.TrimSpace(s.Email)
 	switch {
 	case s.Phone == "" && s.Email == "":
-		problems = append(problems, "set `phone` (the mobile number of the OneCloud account) or `email`")
+		bad("phone", "set `phone` (the mobile number of the OneCloud account) or `email`")
 	case s.Phone != "" && s.Email != "":
-		problems = append(problems, "set only one of `phone` and `email`")
+		bad("email", "set only one of `phone` and `email`")
 	case s.Phone != "" && !phonePattern.MatchString(s.Phone):
-		problems = append(problems, "`phone` must be an 11-digit mainland mobile number such as \"13800138000\" (quoted)")
+		bad("phone", "`phone` must be an 11-digit mainland mobile number such as \"13800138000\" (quoted)")
 	case s.Email != "" && !strings.Contains(s.Email, "@"):
-		problems = append(problems, "`email` must be an e-mail address")
+		bad("email", "`email` must be an e-mail address")
 	}
 	if s.Password == "" {
-		problems = append(problems, "set `password` (the OneCloud app password; `password_file` works too)")
+		bad("password", "set `password` (the OneCloud app password; `password_file` works too)")
 	}
 	var err error
 	if s.AccountBaseURL, err = baseURL(s.AccountBaseURL, DefaultAccountBaseURL); err != nil {
-		problems = append(problems, "`account_base_url`: "+err.Error())
+		bad("account_base_url", "%v", err)
 	}
 	if s.ControlBaseURL, err = baseURL(s.ControlBaseURL, DefaultControlBaseURL); err != nil {
-		problems = append(problems, "`control_base_url`: "+err.Error())
+		bad("control_base_url", "%v", err)
 	}
 	if s.AppVersion == "" {
 		s.AppVersion = DefaultAppVersion
 	} else if !appVersionPattern.MatchString(s.AppVersion) {
-		problems = append(problems, fmt.Sprintf("`app_version` must look like %s", DefaultAppVersion))
+		bad("app_version", "`app_version` must look like %s", DefaultAppVersion)
 	}
 	removeAfter := DefaultRemoveAfter
 	if s.RemoveAfter != nil {
 		if removeAfter = *s.RemoveAfter; removeAfter < 0 {
-			problems = append(problems, fmt.Sprintf("`remove_after` must not be negative, got %s", removeAfter))
+			bad("remove_after", "`remove_after` must not be negative, got %s", removeAfter)
 		}
 	}
-	if len(problems) > 0 {
-		return nil, errors.New(strings.Join(problems, "; "))
+	if err := errors.Join(problems...); err != nil {
+		return nil, err
 	}
 
 	deps = deps.WithDefaults()

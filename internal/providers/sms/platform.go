@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/accountbridge/accountbridge/internal/didyoumean"
 	"github.com/accountbridge/accountbridge/internal/providers"
 )
 
@@ -163,52 +164,49 @@ type PlatformStats struct {
 // New validates a platform account and builds it. It does no I/O.
 func New(acct providers.Account, deps providers.Deps) (providers.Provider, error) {
 	var s Settings
-	if acct.Decode != nil {
-		if err := acct.Decode(&s); err != nil {
-			return nil, err
-		}
-	}
+	// Decode's errors and the checks below are reported together; a key Decode rejected
+	// is left zero here, and the daemon drops the second error about it.
+	problems := []error{acct.Decode(&s)}
 	if acct.ID == "router" {
-		return nil, errors.New("the account id `router` is reserved for the SMS router device: choose another id")
+		problems = append(problems, providers.Settingf("id", "the account id `router` is reserved for the SMS router device: choose another id"))
 	}
 	deps = deps.WithDefaults()
 	if deps.KV == nil {
 		deps.KV = &providers.MemoryKV{}
 	}
 	hc := deps.HTTP
-	var problems []string
-	add := func(f string, args ...any) { problems = append(problems, fmt.Sprintf(f, args...)) }
+	add := func(key, f string, args ...any) { problems = append(problems, providers.Settingf(key, f, args...)) }
 	s.Platform = strings.ToLower(strings.TrimSpace(s.Platform))
 	p := &Platform{acct: acct, family: s.Platform, priority: s.Priority, low: s.LowBalance,
 		log: deps.Logger, now: deps.Now, quotes: map[string]quoteEntry{}, warned: map[string]bool{},
 		cfg: platformConfig{pricesTTL: DefaultPricesTTL, countriesTTL: DefaultCountriesTTL, healthTTL: DefaultHealthTTL}}
 	needKey := func(what string) {
 		if s.APIKey == "" {
-			add("set `api_key` (%s; `api_key_file` works too)", what)
+			add("api_key", "set `api_key` (%s; `api_key_file` works too)", what)
 		}
 	}
 	base := func(def string) string {
 		if s.BaseURL == "" {
 			if def == "" {
-				add("set `base_url` (the platform's API address)")
+				add("base_url", "set `base_url` (the platform's API address)")
 			}
 			return def
 		}
 		u, err := url.Parse(s.BaseURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
-			add("`base_url` must be an http(s) URL without a query, got %q", s.BaseURL)
+			add("base_url", "`base_url` must be an http(s) URL without a query, got %q", s.BaseURL)
 			return ""
 		}
 		return strings.TrimRight(s.BaseURL, "/")
 	}
 	if s.Preset != "" && s.Platform != FamilyActivate {
-		add("`preset` is only for platform activate")
+		add("preset", "`preset` is only for platform activate")
 	}
 	if s.CancelStatus != "" && (s.Platform != FamilyActivate || !statusRe.MatchString(s.CancelStatus)) {
-		add("`cancel_status` is a setStatus number (e.g. \"8\") of platform activate")
+		add("cancel_status", "`cancel_status` is a setStatus number (e.g. \"8\") of platform activate")
 	}
 	if s.Operator != "" && s.Platform != FamilyFiveSim {
-		add("`operator` is only for platform fivesim")
+		add("operator", "`operator` is only for platform fivesim")
 	}
 	cur := familyDefaults[s.Platform].currency
 	switch s.Platform {
@@ -219,7 +217,7 @@ func New(acct providers.Account, deps providers.Deps) (providers.Provider, error
 		}
 		pr, ok := Presets[name]
 		if !ok {
-			add("unknown `preset` %q (known: %s)", s.Preset, strings.Join(PresetNames(), ", "))
+			add("preset", "unknown `preset` %q (known: %s)", s.Preset, strings.Join(PresetNames(), ", "))
 			break
 		}
 		p.preset = name
@@ -241,7 +239,7 @@ func New(acct providers.Account, deps providers.Deps) (providers.Provider, error
 		p.maps = vocab{svc: tableOrSame(fivesimServices), cc: tableOrWord(fivesimCountries)}
 	case FamilySMSAPI:
 		if s.Username == "" || s.Password == "" {
-			add("set `username` and `password` (the sms_api login; `password_file` works too)")
+			add("username", "set `username` and `password` (the sms_api login; `password_file` works too)")
 		}
 		p.a = &smsapi{h: httpc{hc: hc, base: base("")}, user: s.Username, pass: s.Password, kv: deps.KV, secret: deps.Secret,
 			guard: providers.LoginGuard{KV: deps.KV, Now: deps.Now, MinInterval: 30 * time.Second, MaxFailuresPerDay: 5}}
@@ -260,42 +258,46 @@ func New(acct providers.Account, deps providers.Deps) (providers.Provider, error
 		p.maps = vocab{svc: prefixed("opt"), cc: smspvaCountry}
 	case FamilyGetSMSCode:
 		if s.Username == "" {
-			add("set `username` (the GetSMSCode login)")
+			add("username", "set `username` (the GetSMSCode login)")
 		}
 		needKey("the GetSMSCode token")
 		p.a = &getsmscode{h: httpc{hc: hc, base: base(familyDefaults[s.Platform].base)}, user: s.Username, token: s.APIKey}
 		p.maps = vocab{svc: onlyDigits, cc: identity}
 	case "":
-		add("set `platform` (one of %s)", strings.Join(Families, ", "))
+		add("platform", "set `platform` (one of %s)", strings.Join(Families, ", "))
 	default:
-		add("unknown `platform` %q (one of %s)", s.Platform, strings.Join(Families, ", "))
+		if near, ok := didyoumean.Closest(s.Platform, Families); ok {
+			add("platform", "unknown `platform` %q (did you mean %q?)", s.Platform, near)
+		} else {
+			add("platform", "unknown `platform` %q (one of %s)", s.Platform, strings.Join(Families, ", "))
+		}
 	}
 	if s.Currency != "" {
 		cur = strings.TrimSpace(s.Currency)
 	}
 	p.currency = cur
 	if s.LowBalance != nil && *s.LowBalance < 0 {
-		add("`low_balance` must not be negative")
+		add("low_balance", "`low_balance` must not be negative")
 	}
 	for k, v := range s.Services {
 		if k == "" || v == "" {
-			add("`services` maps a service code to the platform's code; both must be set")
+			add("services."+k, "`services` maps a service code to the platform's code; both must be set")
 		}
 	}
 	for k, v := range s.Countries {
 		if k == "" || v == "" {
-			add("`countries` maps a country code to the platform's code; both must be set")
+			add("countries."+k, "`countries` maps a country code to the platform's code; both must be set")
 		}
 	}
 	p.maps.userSvc, p.maps.userCC = s.Services, s.Countries
 	for k, v := range s.Prices {
 		if svc, cc, ok := strings.Cut(k, "/"); !ok || svc == "" || cc == "" || v <= 0 {
-			add("`prices` keys are \"service/country\" (e.g. \"tg/us\") with a positive price, got %q: %v", k, v)
+			add("prices", "`prices` keys are \"service/country\" (e.g. \"tg/us\") with a positive price, got %q: %v", k, v)
 		}
 	}
 	p.prices = s.Prices
-	if len(problems) > 0 {
-		return nil, errors.New(strings.Join(problems, "; "))
+	if err := errors.Join(problems...); err != nil {
+		return nil, err
 	}
 	if s.APIKey != "" {
 		deps.Secret(s.APIKey)

@@ -124,10 +124,10 @@ func NewRouter(members []providers.GroupMember, deps providers.GroupDeps) (provi
 		deps.Publish = func(string, []byte, bool) error { return errors.New("no publisher") }
 	}
 	var s RouterSettings
+	var problems []error
 	if deps.Decode != nil {
-		if err := deps.Decode(&s); err != nil {
-			return nil, err
-		}
+		// Reported with the checks below; a key Decode rejected is left zero.
+		problems = append(problems, deps.Decode(&s))
 	}
 	r := &Router{deps: deps, log: deps.Logger, now: deps.Now, byID: map[string]*Platform{},
 		sem: make(chan struct{}, parallelCalls), kick: make(chan struct{}, 1),
@@ -148,17 +148,16 @@ func NewRouter(members []providers.GroupMember, deps providers.GroupDeps) (provi
 		r.platforms = append(r.platforms, p)
 		r.byID[p.ID()] = p
 	}
-	var problems []string
-	add := func(f string, args ...any) { problems = append(problems, fmt.Sprintf(f, args...)) }
+	add := func(key, f string, args ...any) { problems = append(problems, providers.Settingf(key, f, args...)) }
 	if s.DefaultStrategy == "" {
 		s.DefaultStrategy = DefaultStrategy
 	} else if !validStrategy(s.DefaultStrategy) {
-		add("sms.default_strategy must be one of %s, got %q", strings.Join(Strategies, ", "), s.DefaultStrategy)
+		add("default_strategy", "must be one of %s, got %q", strings.Join(Strategies, ", "), s.DefaultStrategy)
 	}
 	if s.MaxPlatformTries == 0 {
 		s.MaxPlatformTries = DefaultMaxPlatformTries
 	} else if s.MaxPlatformTries < 0 {
-		add("sms.max_platform_tries must be at least 1")
+		add("max_platform_tries", "must be at least 1")
 	}
 	if s.MaxRejectedOrders == 0 {
 		s.MaxRejectedOrders = DefaultMaxRejectedOrders
@@ -168,13 +167,13 @@ func NewRouter(members []providers.GroupMember, deps providers.GroupDeps) (provi
 	if s.MaxActiveOrders == 0 {
 		s.MaxActiveOrders = DefaultMaxActiveOrders
 	} else if s.MaxActiveOrders < 0 {
-		add("sms.max_active_orders must be at least 1")
+		add("max_active_orders", "must be at least 1")
 	}
 	dur := func(name string, d *time.Duration, def time.Duration) {
 		if *d == 0 {
 			*d = def
 		} else if *d < 0 {
-			add("sms.%s must be positive, got %s", name, *d)
+			add(name, "must be positive, got %s", *d)
 		}
 	}
 	dur("code_poll_interval", &s.CodePollInterval, DefaultCodePollInterval)
@@ -184,17 +183,17 @@ func NewRouter(members []providers.GroupMember, deps providers.GroupDeps) (provi
 	dur("health_ttl", &s.HealthTTL, DefaultHealthTTL)
 	dur("order_retention", &s.OrderRetention, DefaultOrderRetention)
 	if s.MaxDailySpend < 0 {
-		add("sms.max_daily_spend must not be negative (0 = no limit)")
+		add("max_daily_spend", "must not be negative (0 = no limit)")
 	}
 	seen := map[Pair]bool{}
 	for i := range s.Watch {
 		w := &s.Watch[i]
 		w.Service, w.Country = strings.ToLower(strings.TrimSpace(w.Service)), strings.ToLower(strings.TrimSpace(w.Country))
 		if w.Service == "" || w.Country == "" {
-			add("sms.watch[%d] needs both `service` (e.g. tg) and `country` (e.g. us)", i)
+			add(fmt.Sprintf("watch[%d]", i), "needs both `service` (e.g. tg) and `country` (e.g. us)")
 		}
 		if seen[*w] {
-			add("sms.watch[%d] repeats %s/%s", i, w.Service, w.Country)
+			add(fmt.Sprintf("watch[%d]", i), "repeats %s/%s", w.Service, w.Country)
 		}
 		seen[*w] = true
 	}
@@ -209,19 +208,19 @@ func NewRouter(members []providers.GroupMember, deps providers.GroupDeps) (provi
 				s.Currency = c
 			}
 		case len(curs) > 1:
-			add("the SMS platforms report in different currencies (%s): set sms.currency (what prices are compared in) and sms.rates for the others",
+			add("currency", "the SMS platforms report in different currencies (%s): set sms.currency (what prices are compared in) and sms.rates for the others",
 				strings.Join(sortedKeys(curs), ", "))
 		}
 	}
 	for _, p := range r.platforms {
 		if c := p.Currency(); c != s.Currency && s.Currency != "" {
 			if rate, ok := s.Rates[c]; !ok || rate <= 0 {
-				add("sms.rates needs a positive rate for %s (account %s): how many %s one %s is worth", c, p.ID(), s.Currency, c)
+				add("rates", "needs a positive rate for %s (account %s): how many %s one %s is worth", c, p.ID(), s.Currency, c)
 			}
 		}
 	}
-	if len(problems) > 0 {
-		return nil, errors.New(strings.Join(problems, "; "))
+	if err := errors.Join(problems...); err != nil {
+		return nil, err
 	}
 	r.set = s
 	cfg := platformConfig{watch: s.Watch, pricesTTL: s.PricesTTL, countriesTTL: s.CountriesTTL, healthTTL: s.HealthTTL}

@@ -544,11 +544,11 @@ func TestRouterSettingsDefaultsAndErrors(t *testing.T) {
 		set  RouterSettings
 		want string
 	}{
-		{RouterSettings{DefaultStrategy: "cheap"}, "sms.default_strategy"},
+		{RouterSettings{DefaultStrategy: "cheap"}, "default_strategy: must be one of"},
 		{RouterSettings{MaxPlatformTries: -1}, "max_platform_tries"},
 		{RouterSettings{CodeTimeout: -time.Second}, "code_timeout"},
 		{RouterSettings{MaxDailySpend: -1}, "max_daily_spend"},
-		{RouterSettings{Watch: []Pair{{"tg", ""}}}, "sms.watch[0]"},
+		{RouterSettings{Watch: []Pair{{"tg", ""}}}, "watch[0]: needs both"},
 		{RouterSettings{Watch: []Pair{{"tg", "us"}, {"TG", "US"}}}, "repeats"},
 	} {
 		_, err := NewRouter([]providers.GroupMember{{Account: providers.Account{ID: "a"}, Provider: a}},

@@ -97,48 +97,47 @@ var (
 // New validates the account and builds its provider. It does no I/O.
 func New(acct providers.Account, deps providers.Deps) (providers.Provider, error) {
 	var s Settings
-	if acct.Decode != nil {
-		if err := acct.Decode(&s); err != nil {
-			return nil, err
-		}
+	// Decode's errors and the checks below are reported together; a key Decode rejected
+	// is left zero here, and the daemon drops the second error about it.
+	problems := []error{acct.Decode(&s)}
+	bad := func(key, format string, args ...any) {
+		problems = append(problems, providers.Settingf(key, format, args...))
 	}
-	var problems []string
-	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 
 	s.Phone = strings.TrimSpace(s.Phone)
 	switch {
 	case s.Phone == "":
-		bad("phone: required: the 11-digit China Telecom mobile number, quoted (phone: \"18912345678\")")
+		bad("phone", "required: the 11-digit China Telecom mobile number, quoted (phone: \"18912345678\")")
 	case !phoneRe.MatchString(s.Phone):
-		bad("phone: expected an 11-digit mobile number starting with 1, quoted (phone: \"18912345678\")")
+		bad("phone", "expected an 11-digit mobile number starting with 1, quoted (phone: \"18912345678\")")
 	}
 	switch {
 	case s.Password == "":
-		bad("password: required: the 6-digit service password (服务密码) of the number, quoted")
+		bad("password", "required: the 6-digit service password (服务密码) of the number, quoted")
 	case !passwordRe.MatchString(s.Password):
-		bad("password: expected the 6-digit service password (服务密码), quoted (password: \"012345\"); the 天翼账号/web password does not work")
+		bad("password", "expected the 6-digit service password (服务密码), quoted (password: \"012345\"); the 天翼账号/web password does not work")
 	}
 	if s.DeviceID != "" && !deviceRe.MatchString(s.DeviceID) {
-		bad("device_id: expected letters, digits, '.', '_' or '-' (at most 64), as shown by the SMS authorisation")
+		bad("device_id", "expected letters, digits, '.', '_' or '-' (at most 64), as shown by the SMS authorisation")
 	}
 	s.ClientVersion = or(strings.TrimSpace(s.ClientVersion), DefaultClientVersion)
 	if !versionRe.MatchString(s.ClientVersion) {
-		bad("client_version: expected an app version like %s", DefaultClientVersion)
+		bad("client_version", "expected an app version like %s", DefaultClientVersion)
 	}
 	checkURL := func(key string, v *string, def string) {
 		*v = strings.TrimRight(or(strings.TrimSpace(*v), def), "/")
 		u, err := url.Parse(*v)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" {
-			bad("%s: expected an http(s)://host[:port] URL (default %s)", key, def)
+			bad(key, "expected an http(s)://host[:port] URL (default %s)", def)
 		}
 	}
 	checkURL("base_url", &s.BaseURL, DefaultBaseURL)
 	checkURL("login_url", &s.LoginURL, DefaultLoginURL)
 	var pub *rsa.PublicKey
 	if text, k, err := sharedPublicKey(or(s.RSAPublicKey, DefaultRSAPublicKey)); err != nil {
-		bad("rsa_public_key: %v: expected a PEM \"PUBLIC KEY\" block or its Base64 body", err)
+		bad("rsa_public_key", "%v: expected a PEM \"PUBLIC KEY\" block or its Base64 body", err)
 	} else if k.Size() < 64 || k.Size() > 512 {
-		bad("rsa_public_key: unexpected key size %d bits", k.N.BitLen())
+		bad("rsa_public_key", "unexpected key size %d bits", k.N.BitLen())
 	} else {
 		pub = k
 		if s.RSAPublicKey != "" {
@@ -148,7 +147,7 @@ func New(acct providers.Account, deps providers.Deps) (providers.Provider, error
 	interval := DefaultMinLoginInterval
 	if s.MinLoginInterval != nil {
 		if *s.MinLoginInterval < 0 {
-			bad("min_login_interval: must not be negative, got %s", *s.MinLoginInterval)
+			bad("min_login_interval", "must not be negative, got %s", *s.MinLoginInterval)
 		}
 		interval = *s.MinLoginInterval
 	}
@@ -156,11 +155,11 @@ func New(acct providers.Account, deps providers.Deps) (providers.Provider, error
 	if s.MaxLoginFailuresPerDay != nil {
 		maxFail = *s.MaxLoginFailuresPerDay
 		if maxFail < 0 {
-			bad("max_login_failures_per_day: expected 0 (no limit) or more")
+			bad("max_login_failures_per_day", "expected 0 (no limit) or more")
 		}
 	}
-	if len(problems) > 0 {
-		return nil, errors.New(strings.Join(problems, "; "))
+	if err := errors.Join(problems...); err != nil {
+		return nil, err
 	}
 
 	deps = deps.WithDefaults()
