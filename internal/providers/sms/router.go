@@ -162,7 +162,7 @@ func NewRouter(members []providers.GroupMember, deps providers.GroupDeps) (provi
 	if s.MaxRejectedOrders == 0 {
 		s.MaxRejectedOrders = DefaultMaxRejectedOrders
 	} else if s.MaxRejectedOrders < 0 {
-		add("sms.max_rejected_orders must be at least 1")
+		add("max_rejected_orders", "must be at least 1")
 	}
 	if s.MaxActiveOrders == 0 {
 		s.MaxActiveOrders = DefaultMaxActiveOrders
