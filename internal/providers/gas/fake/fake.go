@@ -27,6 +27,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/accountbridge/accountbridge/internal/providers/fakeutil"
 	"github.com/accountbridge/accountbridge/internal/providers/wire"
 )
 
@@ -138,7 +139,7 @@ type Server struct {
 	lastDay  time.Time
 	cum      []int64 // cumulative use in 0.01 m³ at the end of start+i
 	tokens   map[string]time.Time
-	counts   map[string]int
+	ep       fakeutil.Endpoints // request counters
 	balance  float64
 	payments []payment // newest first
 	badSigs  int
@@ -194,7 +195,7 @@ func New(o Options) *Server {
 	if o.Tiers == nil {
 		o.Tiers = KunmingTiers
 	}
-	s := &Server{o: o, tokens: map[string]time.Time{}, counts: map[string]int{}, balance: o.Balance}
+	s := &Server{o: o, tokens: map[string]time.Time{}, balance: o.Balance}
 	s.lastDay = day(o.LastDay)
 	s.start = s.lastDay.AddDate(0, 0, -o.HistoryDays)
 	for d := s.start; !d.After(s.lastDay); d = d.AddDate(0, 0, 1) {
@@ -239,11 +240,7 @@ func (s *Server) Set(f func(*Switches)) {
 }
 
 // Count is how many requests an endpoint received.
-func (s *Server) Count(endpoint string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.counts[endpoint]
-}
+func (s *Server) Count(endpoint string) int { return s.ep.Count(endpoint) }
 
 // Logins is how many login requests arrived (successful or not).
 func (s *Server) Logins() int { return s.Count(Login) }
@@ -364,7 +361,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.counts[ep]++
+	s.ep.Hit(ep) // faults come from Switches: they answer in the upstream's envelope
 	if code := s.sw.HTTPStatus[ep]; code != 0 {
 		writeJSON(w, code, fail(strconv.Itoa(code), http.StatusText(code)))
 		return
@@ -412,15 +409,7 @@ func (s *Server) delay(r *http.Request, ep string) {
 		d = 0
 	}
 	s.mu.Unlock()
-	if d <= 0 {
-		return
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-r.Context().Done():
-	}
+	fakeutil.Sleep(r.Context(), d)
 }
 
 func ok1(data any) map[string]any { return map[string]any{"code": 1, "success": true, "data": data} }

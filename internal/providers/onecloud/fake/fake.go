@@ -29,6 +29,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/accountbridge/accountbridge/internal/providers/fakeutil"
 	"github.com/accountbridge/accountbridge/internal/providers/wire"
 )
 
@@ -101,14 +102,11 @@ type Server struct {
 	o        Options
 	sessions map[string]time.Time
 	boxes    []Box
-	counts   map[string]int
+	ep       fakeutil.Endpoints // counters, latency, HTTP statuses by path
 
 	loginErr     int
 	loginErrMsg  string
 	captcha      bool
-	httpStatus   map[string]int
-	latency      time.Duration
-	latencyOn    map[string]bool // nil: every endpoint
 	drawRet      int
 	drawMsg      string
 	lastDraw     time.Time
@@ -130,8 +128,7 @@ func New(o Options) *Server {
 	if o.SessionTTL <= 0 {
 		o.SessionTTL = 7 * 24 * time.Hour
 	}
-	return &Server{o: o, sessions: map[string]time.Time{}, boxes: append([]Box(nil), o.Boxes...),
-		counts: map[string]int{}, httpStatus: map[string]int{}}
+	return &Server{o: o, sessions: map[string]time.Time{}, boxes: append([]Box(nil), o.Boxes...)}
 }
 
 // Start serves both hosts on loopback (plain http); stop closes them.
@@ -146,22 +143,10 @@ func (s *Server) Start() (accountURL, controlURL string, stop func()) {
 // Count reports how many requests reached endpoint, e.g. "/user/login", "/listPeer",
 // "/getUSBInfo", "/wkb/income-history", "/wkb/outcome-history", "/wkb/account-info",
 // "/wkb/draw".
-func (s *Server) Count(endpoint string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.counts[endpoint]
-}
+func (s *Server) Count(endpoint string) int { return s.ep.Count(endpoint) }
 
 // Counts is a copy of every counter.
-func (s *Server) Counts() map[string]int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make(map[string]int, len(s.counts))
-	for k, v := range s.counts {
-		out[k] = v
-	}
-	return out
-}
+func (s *Server) Counts() map[string]int { return s.ep.Counts() }
 
 // SetLoginError makes every login answer iRet code with msg (e.g. -129, -122, -100);
 // 0 restores normal logins.
@@ -199,29 +184,13 @@ func (s *Server) Sessions() int {
 }
 
 // SetHTTPStatus makes endpoint answer with HTTP status code (e.g. 503); 0 clears it.
-func (s *Server) SetHTTPStatus(endpoint string, code int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if code == 0 {
-		delete(s.httpStatus, endpoint)
-	} else {
-		s.httpStatus[endpoint] = code
-	}
-}
+func (s *Server) SetHTTPStatus(endpoint string, code int) { s.ep.SetHTTPStatus(endpoint, code) }
 
 // SetLatency delays every answer of the named endpoints ("/listPeer", "/user/login", …;
 // none: every endpoint) by d, as a distant upstream would; 0 turns it off. The delay ends
 // early when the client gives up.
 func (s *Server) SetLatency(d time.Duration, endpoints ...string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.latency, s.latencyOn = d, nil
-	if len(endpoints) > 0 {
-		s.latencyOn = map[string]bool{}
-		for _, ep := range endpoints {
-			s.latencyOn[ep] = true
-		}
-	}
+	s.ep.SetLatency(d, endpoints...)
 }
 
 // SetDrawRet makes wkb/draw answer data.drawRet code with msg; 0 restores success.
@@ -407,22 +376,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) counted(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.mu.Lock()
-		s.counts[r.URL.Path]++
-		status := s.httpStatus[r.URL.Path]
-		delay := s.latency
-		if s.latencyOn != nil && !s.latencyOn[r.URL.Path] {
-			delay = 0
-		}
-		s.mu.Unlock()
-		if delay > 0 {
-			t := time.NewTimer(delay)
-			select {
-			case <-t.C:
-			case <-r.Context().Done():
-			}
-			t.Stop()
-		}
+		status, _, _ := s.ep.Hit(r.URL.Path)
+		s.ep.Delay(r.Context(), r.URL.Path)
 		if status != 0 {
 			http.Error(w, http.StatusText(status), status)
 			return

@@ -27,6 +27,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/accountbridge/accountbridge/internal/providers/fakeutil"
 )
 
 // Operations counted and injectable.
@@ -80,17 +82,15 @@ type Market struct {
 	seq         int
 	codeAfter   time.Duration
 	earlyCancel time.Duration
-	fail        map[string]string
-	failOnce    map[string]string
-	counts      map[string]int
+	ep          fakeutil.Endpoints // counters and injected failure tokens, by operation
 	refunds     int
 	phonePrefix string
 	phoneDigits int
 }
 
 func newMarket(phonePrefix string, digits int) *Market {
-	return &Market{now: time.Now, offers: map[key]Offer{}, orders: map[string]*Order{}, fail: map[string]string{},
-		failOnce: map[string]string{}, counts: map[string]int{}, phonePrefix: phonePrefix, phoneDigits: digits}
+	return &Market{now: time.Now, offers: map[key]Offer{}, orders: map[string]*Order{},
+		phonePrefix: phonePrefix, phoneDigits: digits}
 }
 
 // SetNow replaces the market's clock.
@@ -125,25 +125,16 @@ func (m *Market) SetCodeAfter(d time.Duration) { m.mu.Lock(); m.codeAfter = d; m
 func (m *Market) SetEarlyCancel(d time.Duration) { m.mu.Lock(); m.earlyCancel = d; m.mu.Unlock() }
 
 // Fail answers every call of op with token until ClearFail.
-func (m *Market) Fail(op, token string) { m.mu.Lock(); m.fail[op] = token; m.mu.Unlock() }
+func (m *Market) Fail(op, token string) { m.ep.Fail(op, token) }
 
 // FailOnce answers the next call of op with token.
-func (m *Market) FailOnce(op, token string) { m.mu.Lock(); m.failOnce[op] = token; m.mu.Unlock() }
+func (m *Market) FailOnce(op, token string) { m.ep.FailOnce(op, token) }
 
 // ClearFail removes injected failures of op ("" = all).
-func (m *Market) ClearFail(op string) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if op == "" {
-		m.fail, m.failOnce = map[string]string{}, map[string]string{}
-		return
-	}
-	delete(m.fail, op)
-	delete(m.failOnce, op)
-}
+func (m *Market) ClearFail(op string) { m.ep.ClearFail(op) }
 
 // Count is how many calls of op were made.
-func (m *Market) Count(op string) int { m.mu.Lock(); defer m.mu.Unlock(); return m.counts[op] }
+func (m *Market) Count(op string) int { return m.ep.Count(op) }
 
 // Refunds is how many orders were cancelled with a refund.
 func (m *Market) Refunds() int { m.mu.Lock(); defer m.mu.Unlock(); return m.refunds }
@@ -200,15 +191,8 @@ func (m *Market) Expire(id string) bool {
 
 // begin counts op and returns an injected failure token, if any.
 func (m *Market) begin(op string) (string, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.counts[op]++
-	if t, ok := m.failOnce[op]; ok {
-		delete(m.failOnce, op)
-		return t, true
-	}
-	t, ok := m.fail[op]
-	return t, ok
+	_, token, failed := m.ep.Hit(op)
+	return token, failed
 }
 
 // Outcomes of market operations, rendered by each protocol in its own words.

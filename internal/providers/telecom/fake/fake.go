@@ -24,6 +24,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/accountbridge/accountbridge/internal/providers/fakeutil"
 )
 
 // Plan names a canned account state.
@@ -119,11 +121,9 @@ type Server struct {
 	minVersion int
 	logins     int
 	loginOK    int
-	queries    map[string]int
+	ep         fakeutil.Endpoints // query counters (by operation) and latency
 	violations []string
 	lastPlain  string
-	latency    time.Duration
-	latencyOps map[string]bool // nil: every request
 }
 
 // New returns a fake with a fresh 1024-bit RSA key pair and no accounts.
@@ -138,7 +138,7 @@ func New() *Server {
 // NewWithKey returns a fake that decrypts logins with key (to keep one key across runs).
 func NewWithKey(key *rsa.PrivateKey) *Server {
 	return &Server{key: key, accounts: map[string]*account{}, tokens: map[string]string{},
-		minVersion: 12, queries: map[string]int{}}
+		minVersion: 12}
 }
 
 // PublicKeyPEM is what the client's rsa_public_key must be set to.
@@ -234,38 +234,14 @@ const (
 // SetLatency delays every answer of the named operations (OpLogin, OpImportantData, …;
 // none: every request) by d, as a distant upstream would; 0 turns it off. The delay ends
 // early when the client gives up.
-func (s *Server) SetLatency(d time.Duration, ops ...string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.latency, s.latencyOps = d, nil
-	if len(ops) > 0 {
-		s.latencyOps = map[string]bool{}
-		for _, op := range ops {
-			s.latencyOps[op] = true
-		}
-	}
-}
+func (s *Server) SetLatency(d time.Duration, ops ...string) { s.ep.SetLatency(d, ops...) }
 
 func (s *Server) delay(r *http.Request) {
 	op := OpLogin
 	if r.URL.Path != loginPath {
 		op = strings.TrimPrefix(r.URL.Path, queryPathPrefix)
 	}
-	s.mu.Lock()
-	d := s.latency
-	if s.latencyOps != nil && !s.latencyOps[op] {
-		d = 0
-	}
-	s.mu.Unlock()
-	if d <= 0 {
-		return
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-r.Context().Done():
-	}
+	s.ep.Delay(r.Context(), op)
 }
 
 // AddDataUse makes a number's data use grow by kib KB (1024 bytes) beyond its plan: the
@@ -344,9 +320,7 @@ func (s *Server) LoginSuccesses() int {
 
 // Queries counts requests of one query ("qryImportantData", "userFluxPackage", "qryShareUsage").
 func (s *Server) Queries(op string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.queries[op]
+	return s.ep.Count(op)
 }
 
 // Violations lists protocol mistakes the fake saw (bad cipher layout, wrong shift, …).
@@ -610,8 +584,8 @@ func (s *Server) login(w http.ResponseWriter, req *request) {
 
 // query answers one of the three queries for the token's number.
 func (s *Server) query(w http.ResponseWriter, req *request, op string, pick func(planData) json.RawMessage) {
+	s.ep.Hit(op)
 	s.mu.Lock()
-	s.queries[op]++
 	phone, ok := s.tokens[req.HeaderInfos.Token]
 	forced := s.queryCode
 	var plan Plan
