@@ -21,12 +21,14 @@ import (
 
 	"github.com/accountbridge/accountbridge/internal/config"
 	"github.com/accountbridge/accountbridge/internal/daemon"
+	"github.com/accountbridge/accountbridge/internal/demo"
 	"github.com/accountbridge/accountbridge/internal/logging"
 	"github.com/accountbridge/accountbridge/internal/mqtt/mqtttest"
 	"github.com/accountbridge/accountbridge/internal/providers"
 	_ "github.com/accountbridge/accountbridge/internal/providers/all"
 	gasfake "github.com/accountbridge/accountbridge/internal/providers/gas/fake"
 	"github.com/accountbridge/accountbridge/internal/shard"
+	"gopkg.in/yaml.v3"
 )
 
 // childEnv names the config file of a daemon child process.
@@ -408,5 +410,202 @@ func TestThreeShards(t *testing.T) {
 		if n := f.fakes[id].Logins(); n != 1 {
 			t.Errorf("%s: %d logins after the restart, want 1 (the session is in the instance's store)", id, n)
 		}
+	}
+}
+
+// fleetConfigs turns the config `bridge demo --fakes-only` wrote into the configs of count
+// instances: the test's broker, topics and stores, and each instance's shard.
+func (f *fleet) fleetConfigs(demoConfig string, count int) []string {
+	f.t.Helper()
+	data, err := os.ReadFile(demoConfig)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	var paths []string
+	for i := range count {
+		var doc map[string]any
+		if err := yaml.Unmarshal(data, &doc); err != nil {
+			f.t.Fatal(err)
+		}
+		mq := doc["mqtt"].(map[string]any)
+		mq["broker"], mq["base_topic"], mq["discovery_prefix"] = f.b.URL(), f.base, f.prefix
+		mq["client_id"], mq["birth_delay"] = fmt.Sprintf("%s_%d", f.base, i), "0s"
+		dir := filepath.Join(f.dir, fmt.Sprintf("instance%d", i))
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			f.t.Fatal(err)
+		}
+		doc["store"] = map[string]any{"path": filepath.Join(dir, "ab.db")}
+		doc["log"] = map[string]any{"level": "debug", "format": "json"}
+		doc["shard"] = map[string]any{"index": i, "count": count}
+		out, err := yaml.Marshal(doc)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		path := filepath.Join(dir, "config.yaml")
+		if err := os.WriteFile(path, out, 0o600); err != nil {
+			f.t.Fatal(err)
+		}
+		paths = append(paths, path)
+	}
+	return paths
+}
+
+// Three instances over the fakes of `bridge demo --fakes-only --accounts 3` (every
+// provider, the SMS router included): each account is polled by exactly one instance,
+// every device is published by its owner only, the SMS accounts and their router live on
+// one instance, and an SMS order published once gets one number.
+func TestThreeShardsOverDemoFakes(t *testing.T) {
+	const count = 3
+	f := &fleet{t: t, b: mqtttest.Start(t), dir: t.TempDir()}
+	f.base, f.prefix = f.b.Prefix("ab"), f.b.Prefix("ha")
+	ctx, cancel := context.WithCancel(context.Background())
+	ready, done := make(chan demo.Info, 1), make(chan error, 1)
+	go func() {
+		done <- demo.Run(ctx, demo.Options{FakesOnly: true, Accounts: 3, DataDir: filepath.Join(f.dir, "fakes"),
+			Broker: f.b.URL(), Every: 2 * time.Second, Out: io.Discard, Log: io.Discard,
+			Ready: func(i demo.Info) { ready <- i }})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("demo fakes: %v", err)
+		}
+	})
+	var info demo.Info
+	select {
+	case info = <-ready:
+	case err := <-done:
+		t.Fatalf("the fakes ended before they were ready: %v", err)
+	case <-time.After(mqtttest.Wait):
+		t.Fatal("the fakes are not ready")
+	}
+	paths := f.fleetConfigs(info.ConfigPath, count)
+	cfg, err := config.Load(paths[0], config.LoadOptions{Providers: providers.Kinds(), Sections: providers.SectionKinds()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner := map[string]int{}
+	var sms []string
+	for i := range cfg.Accounts {
+		a := &cfg.Accounts[i]
+		owner[a.ID] = shard.Of(daemon.ShardKey(a.ID, a.Provider), count)
+		if a.Provider == "sms" {
+			sms = append(sms, a.ID)
+		}
+	}
+	if len(owner) != 12 || len(sms) != 3 {
+		t.Fatalf("demo accounts: %v (sms %v), want 3 of each of the four providers", owner, sms)
+	}
+	routerShard := shard.Of("@sms", count)
+
+	w := f.b.Watch(t, f.base+"/#", f.prefix+"/#")
+	for i, p := range paths {
+		startInstance(t, i, p)
+	}
+	bridge := func(i int) string { return fmt.Sprintf("bridge_%d", i) }
+	type account struct {
+		ID      string    `json:"id"`
+		LastRun time.Time `json:"last_run"`
+		Devices []string  `json:"devices"`
+	}
+	infos := make([][]account, count)
+	discoveries := map[string][]string{}
+	w.Next(func(m mqtttest.Message) bool {
+		if dev, ok := strings.CutPrefix(m.Topic, f.prefix+"/device/"); ok && m.Payload != "" {
+			dev = strings.TrimSuffix(dev, "/config")
+			discoveries[dev] = append(discoveries[dev], m.Payload)
+		}
+		for i := range count {
+			if m.Topic == f.base+"/"+bridge(i)+"/info" {
+				var in struct{ Accounts []account }
+				if err := json.Unmarshal([]byte(m.Payload), &in); err != nil {
+					t.Fatalf("%s: %v", m.Topic, err)
+				}
+				infos[i] = in.Accounts
+			}
+		}
+		polled := 0
+		for _, in := range infos {
+			for _, a := range in {
+				if !a.LastRun.IsZero() {
+					polled++
+				}
+			}
+		}
+		return polled >= len(owner) && len(discoveries["sms_router"]) > 0
+	})
+
+	deviceOwner := map[string]int{"sms_router": routerShard}
+	for i := range count {
+		deviceOwner[bridge(i)] = i
+	}
+	listedBy := map[string][]int{}
+	for i, in := range infos {
+		for _, a := range in {
+			listedBy[a.ID] = append(listedBy[a.ID], i)
+			for _, dev := range a.Devices {
+				deviceOwner[dev] = i
+			}
+		}
+	}
+	for id, o := range owner {
+		if want := []int{o}; !slices.Equal(listedBy[id], want) {
+			t.Errorf("%s polled by instances %v, want %v", id, listedBy[id], want)
+		}
+	}
+	for _, id := range sms {
+		if owner[id] != routerShard {
+			t.Errorf("SMS account %s is on shard %d, its router on %d", id, owner[id], routerShard)
+		}
+	}
+	rt := f.retained()
+	for topic := range rt {
+		dev, ok := strings.CutPrefix(topic, f.prefix+"/device/")
+		if !ok {
+			continue
+		}
+		dev = strings.TrimSuffix(dev, "/config")
+		if _, known := deviceOwner[dev]; !known {
+			t.Errorf("device %s is in discovery but no instance owns it", dev)
+		}
+	}
+	for dev, o := range deviceOwner {
+		if rt[f.prefix+"/device/"+dev+"/config"] == "" {
+			t.Errorf("device %s (instance %d) is not in discovery", dev, o)
+		}
+		for _, p := range discoveries[dev] {
+			var d discoveryOf
+			if err := json.Unmarshal([]byte(p), &d); err != nil {
+				t.Fatal(err)
+			}
+			if want := f.base + "/" + bridge(o) + "/availability"; len(d.Availability) == 0 || d.Availability[0].Topic != want {
+				t.Errorf("%s published with availability %v; its owner is instance %d", dev, d.Availability, o)
+			}
+		}
+	}
+
+	// One order, one number: only the router's instance takes orders.
+	w.Publish(f.base+"/sms/order", `{"request_id":"fleet-1","service":"wa","country":"us","strategy":"price"}`, false)
+	var statuses []string
+	w.Next(func(m mqtttest.Message) bool {
+		if m.Topic != f.base+"/sms/order/fleet-1" {
+			return false
+		}
+		var st struct{ Status string }
+		if err := json.Unmarshal([]byte(m.Payload), &st); err != nil {
+			t.Fatalf("%s: %v", m.Topic, err)
+		}
+		statuses = append(statuses, st.Status)
+		return st.Status == "done" || st.Status == "failed" || st.Status == "cancelled"
+	})
+	marker := f.base + "/__after_order"
+	w.Publish(marker, "x", false)
+	for _, m := range w.Until(marker) {
+		if m.Topic == f.base+"/sms/order/fleet-1" {
+			statuses = append(statuses, m.Payload)
+		}
+	}
+	if n := strings.Count(strings.Join(statuses, " "), "number"); n != 1 || statuses[len(statuses)-1] != "done" {
+		t.Errorf("order statuses %q: want one number, then done", statuses)
 	}
 }
