@@ -255,7 +255,7 @@ func (cl *Client) setProblem(reason string, refused bool) {
 		cl.log.Error("mqtt broker refused the connection; retrying with backoff", "broker", cl.opts.Broker, "reason", reason)
 	} else {
 		cl.log.Warn("cannot reach the mqtt broker; retrying", "broker", cl.opts.Broker, "reason", reason,
-			"every", cl.opts.ProbeInterval)
+			"every", cl.opts.ProbeInterval.String())
 	}
 }
 
