@@ -5,6 +5,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -58,5 +60,39 @@ func TestCheckHealth(t *testing.T) {
 				t.Errorf("CheckHealth = %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// A killed daemon that its parent has not reaped yet is not alive.
+func TestCheckHealthSeesAZombie(t *testing.T) {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("no /proc: zombies are not told apart here")
+	}
+	cmd := exec.Command("sleep", "60")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Process.Kill() // not waited for yet: a zombie
+	defer cmd.Wait()
+	// The kill is asynchronous: wait until the kernel made it a zombie.
+	stat := "/proc/" + strconv.Itoa(cmd.Process.Pid) + "/stat"
+	for {
+		b, err := os.ReadFile(stat)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), ") Z") {
+			break
+		}
+		runtime.Gosched()
+	}
+	dir := t.TempDir()
+	cfg := &config.Config{Store: config.Store{Path: filepath.Join(dir, "ab.db")}}
+	b, _ := json.Marshal(daemon.Health{Time: time.Now(), MQTTConnected: true, PID: cmd.Process.Pid})
+	if err := os.WriteFile(daemon.HealthPath(cfg), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := daemon.CheckHealth(cfg, time.Now()); err == nil || !strings.Contains(err.Error(), "is not running") {
+		t.Errorf("CheckHealth = %v", err)
 	}
 }
