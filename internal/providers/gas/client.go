@@ -21,7 +21,7 @@ import (
 	"github.com/accountbridge/accountbridge/internal/providers"
 )
 
-// Upstream paths (protocols/gas.md §1.1).
+// Upstream paths (docs/gas.md, "Protocol: calls and login").
 const (
 	PathOpenDebt  = "/api/v1/open/recharge/getUserDebtByUserCode"
 	PathLogin     = "/api/v1/open/user/passwordLogin"

@@ -29,7 +29,7 @@ func truncate(s string, n int) string {
 }
 
 // ---------------------------------------------------------------------------------------
-// Wire types (protocols/gas.md §2).
+// Wire types (docs/gas.md, "Protocol: responses and quirks").
 
 // Debt is the data of getUserDebtByUserCode (open) and getUserDebt (close).
 type Debt struct {

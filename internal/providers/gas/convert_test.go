@@ -137,7 +137,7 @@ func TestQuirkMonthlyOrderAndGasYear(t *testing.T) {
 		}
 	}
 	m := must(ParseMonthly(readTestdata(t, "monthly.b64")))
-	// The example of protocols/gas.md §5 E, read on 2026-02-15 without daily data.
+	// A monthly answer read on 2026-02-15 without daily data.
 	dev, _ := Convert(Input{Now: cst(2026, 2, 15, 9, 0), UserCode: "12345678", YearStart: MonthDay{1, 1},
 		LoggedIn: true, Monthly: &m, History: History{}})
 	wantValues(t, dev.Values, map[string]any{

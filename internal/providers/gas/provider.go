@@ -1,7 +1,7 @@
 // Package gas is the Kunlun/PetroChina gas (昆仑燃气, bol.grs.petrochina.com.cn) provider:
 // balance, payments, daily/monthly/yearly use and cost with real tier crossing, and a meter
 // reading for Home Assistant's Energy dashboard. See docs/gas.md for users and
-// protocols/gas.md for the upstream.
+// its "Protocol notes" for the upstream.
 package gas
 
 import (
@@ -27,7 +27,7 @@ import (
 // Kind is the provider kind used in the config (`provider: gas`).
 const Kind = "gas"
 
-// Production defaults of every upstream knob (protocols/gas.md §1).
+// Production defaults of every upstream knob (docs/gas.md, "Protocol notes").
 const (
 	DefaultBaseURL       = "https://bol.grs.petrochina.com.cn"
 	DefaultAESKey        = "F9ce3yf0GPpbtal2YOE/Vg==" // 24 ASCII bytes used as-is: AES-192

@@ -1,7 +1,7 @@
 // Package onecloud polls Xunlei OneCloud (玩客云) accounts: every box bound to the account
 // (online state, disks, addresses, firmware) and the account's mining income, and
-// withdraws the balance when its Home Assistant button is pressed. The protocol is
-// described in shared/protocols/onecloud.md; fake/ is a faithful fake of both hosts.
+// withdraws the balance when its Home Assistant button is pressed. The user guide and the
+// protocol notes ("Protocol notes") are in docs/onecloud.md; fake/ fakes both hosts.
 package onecloud
 
 import (

@@ -4,7 +4,7 @@
 //
 // Each platform account (`provider: sms`) is a Platform speaking one protocol family
 // (activate, fivesim, smsapi, smsman, onlinesim, smspva, getsmscode); the kind's Group is
-// the Router (`sms:` section). Protocols: shared/protocols/sms.md; user guide: docs/sms.md.
+// the Router (`sms:` section). User guide and protocol notes: docs/sms.md.
 package sms
 
 import (

@@ -1,6 +1,6 @@
 package telecom
 
-// The China Telecom app protocol (../shared/protocols/telecom.md): the request envelope,
+// The China Telecom app protocol (docs/telecom.md, "Protocol notes"): the request envelope,
 // the +2 shift, the RSA login cipher, login and the three queries, and the mapping of the
 // upstream error codes onto the poller's error kinds.
 //
@@ -34,12 +34,12 @@ import (
 	"github.com/accountbridge/accountbridge/internal/providers/wire"
 )
 
-// Production defaults (§1, §2.1, §4.2).
+// Production defaults (docs/telecom.md, "Protocol: transport and envelope"; docs/telecom.md, "Protocol: login").
 const (
 	DefaultLoginURL      = "https://appgologin.189.cn:9031"
 	DefaultBaseURL       = "https://appfuwu.189.cn:9021"
 	DefaultClientVersion = "12.2.0"
-	// DefaultRSAPublicKey is the published login key every client uses (§4.2).
+	// DefaultRSAPublicKey is the published login key every client uses (docs/telecom.md, "Protocol: login").
 	DefaultRSAPublicKey = `-----BEGIN PUBLIC KEY-----
 MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDBkLT15ThVgz6/NOl6s8GNPofd
 WzWbCkWnkaAm7O2LjkM1H7dMvzkiqdxU02jamGRHLX/ZNMCXHnPcW/sDhiFCBN18
@@ -66,7 +66,7 @@ const (
 	maxBody         = 4 << 20
 )
 
-// Shift adds d to every character (§4.1): Shift("189", 2) = ":;". Decoding uses -2.
+// Shift adds d to every character (docs/telecom.md, "Protocol: number shift"): Shift("189", 2) = ":;". Decoding uses -2.
 func Shift(s string, d rune) string {
 	var b strings.Builder
 	b.Grow(len(s))
@@ -76,13 +76,13 @@ func Shift(s string, d rune) string {
 	return b.String()
 }
 
-// Timestamp is the wire timestamp, Beijing time with seconds forced to 00 (§2.1).
+// Timestamp is the wire timestamp, Beijing time with seconds forced to 00 (docs/telecom.md, "Protocol: transport and envelope").
 func Timestamp(t time.Time) string { return t.In(wire.CST).Format("20060102150400") }
 
-// ClientType is the headerInfos.clientType for an app version (§2.1).
+// ClientType is the headerInfos.clientType for an app version (docs/telecom.md, "Protocol: transport and envelope").
 func ClientType(version string) string { return "#" + version + "#channel50#" + clientModel + "#" }
 
-// LoginPlaintext is the fixed-width string encrypted into loginAuthCipherAsymmertric (§4.2):
+// LoginPlaintext is the fixed-width string encrypted into loginAuthCipherAsymmertric (docs/telecom.md, "Protocol: login"):
 // model(10) + OS prefix(5) + device slot(12) + phone(11) + timestamp(14) + password(6) + "0$$$0.".
 func LoginPlaintext(slot, phone, ts, password string) string {
 	if len(slot) > 12 {
@@ -129,7 +129,7 @@ func EncryptLogin(pub *rsa.PublicKey, plaintext string) (string, error) {
 	return base64.StdEncoding.EncodeToString(ct), nil
 }
 
-// Header is the request headerInfos (§2.1).
+// Header is the request headerInfos (docs/telecom.md, "Protocol: transport and envelope").
 type Header struct {
 	Code           string `json:"code"`
 	ClientType     string `json:"clientType"`
@@ -150,7 +150,7 @@ type Request[F any] struct {
 	} `json:"content"`
 }
 
-// LoginFields is content.fieldData of userLoginNormal (§5.1).
+// LoginFields is content.fieldData of userLoginNormal (docs/telecom.md, "Protocol: login").
 type LoginFields struct {
 	AccountType    string `json:"accountType"`
 	Authentication string `json:"authentication"`
@@ -163,7 +163,7 @@ type LoginFields struct {
 	AndroidID      string `json:"androidId,omitempty"`
 }
 
-// ImportantFields is content.fieldData of qryImportantData (§5.2).
+// ImportantFields is content.fieldData of qryImportantData (docs/telecom.md, "Protocol: queries").
 type ImportantFields struct {
 	ProvinceCode   string `json:"provinceCode"`
 	CityCode       string `json:"cityCode"`
@@ -172,14 +172,14 @@ type ImportantFields struct {
 	Account        string `json:"account"`
 }
 
-// PackageFields is content.fieldData of userFluxPackage (§5.3).
+// PackageFields is content.fieldData of userFluxPackage (docs/telecom.md, "Protocol: queries").
 type PackageFields struct {
 	QueryFlag  string `json:"queryFlag"`
 	AccessAuth string `json:"accessAuth"`
 	Account    string `json:"account"`
 }
 
-// ShareFields is content.fieldData of qryShareUsage (§5.4).
+// ShareFields is content.fieldData of qryShareUsage (docs/telecom.md, "Protocol: queries").
 type ShareFields struct {
 	BillingCycle string `json:"billingCycle"`
 	Account      string `json:"account"`
@@ -195,7 +195,7 @@ type session struct {
 	LoginTime    time.Time `json:"loginTime"`
 }
 
-// device is what identifies "this phone" to the login (§4.2 table).
+// device is what identifies "this phone" to the login (docs/telecom.md, "Protocol: login").
 type device struct {
 	Slot      string // the 12-char cipher slot
 	UID       string // fieldData.deviceUid
@@ -240,13 +240,13 @@ func (e *loginError) Error() string {
 	return "login refused with code " + e.Code + " (" + e.Desc + ")"
 }
 
-// authExpired lists the codes that mean "the token is dead, log in again" (§6, §9): X201
+// authExpired lists the codes that mean "the token is dead, log in again" (docs/telecom.md, "Protocol: tokens and error codes"): X201
 // everywhere, X110 on the XML gateway and 0200 in one script. 1001/2001/9999 (unconfirmed,
 // no samples) are deliberately not here: treating a generic code as expiry would log in on
 // every poll and keep kicking the phone app out.
 func authExpired(code string) bool { return code == "X201" || code == "X110" || code == "0200" }
 
-// envelope is the decoded response envelope (§2.2).
+// envelope is the decoded response envelope (docs/telecom.md, "Protocol: transport and envelope").
 type envelope struct {
 	HeaderCode   string
 	HeaderReason string
@@ -392,7 +392,7 @@ func (c *client) header(code, ts, token string) Header {
 	}
 }
 
-// login performs userLoginNormal (§5.1).
+// login performs userLoginNormal (docs/telecom.md, "Protocol: login").
 func (c *client) login(ctx context.Context, dev device, now time.Time) (session, error) {
 	ts := Timestamp(now)
 	cipher, err := EncryptLogin(c.pub, LoginPlaintext(dev.Slot, c.phone, ts, c.password))
@@ -416,7 +416,7 @@ func (c *client) login(ctx context.Context, dev device, now time.Time) (session,
 	return parseLogin(body, c.phone, now)
 }
 
-// importantData performs qryImportantData (§5.2).
+// importantData performs qryImportantData (docs/telecom.md, "Protocol: queries").
 func (c *client) importantData(ctx context.Context, s session, now time.Time) (*importantData, error) {
 	var req Request[ImportantFields]
 	req.HeaderInfos = c.header("qryImportantData", Timestamp(now), s.Token)
@@ -432,7 +432,7 @@ func (c *client) importantData(ctx context.Context, s session, now time.Time) (*
 	return parseImportantData(body)
 }
 
-// packages performs userFluxPackage (§5.3).
+// packages performs userFluxPackage (docs/telecom.md, "Protocol: queries").
 func (c *client) packages(ctx context.Context, s session, now time.Time) (*fluxPackageData, error) {
 	var req Request[PackageFields]
 	req.HeaderInfos = c.header("userFluxPackage", Timestamp(now), s.Token)
@@ -449,7 +449,7 @@ func (c *client) packages(ctx context.Context, s session, now time.Time) (*fluxP
 	return &d, nil
 }
 
-// share performs qryShareUsage for the current billing month (§5.4).
+// share performs qryShareUsage for the current billing month (docs/telecom.md, "Protocol: queries").
 func (c *client) share(ctx context.Context, s session, now time.Time) (*shareData, error) {
 	var req Request[ShareFields]
 	req.HeaderInfos = c.header("qryShareUsage", Timestamp(now), s.Token)

@@ -15,7 +15,7 @@ import (
 	"github.com/accountbridge/accountbridge/internal/providers/wire"
 )
 
-// Wire types of qryImportantData (§5.2); only what is used.
+// Wire types of qryImportantData (docs/telecom.md, "Protocol: queries"); only what is used.
 type importantData struct {
 	BalanceInfo  wire.Opt[balanceInfo]  `json:"balanceInfo"`
 	FlowInfo     wire.Opt[flowInfo]     `json:"flowInfo"`
@@ -64,7 +64,7 @@ type integralInfo struct {
 	Integral wire.Text `json:"integral"`
 }
 
-// Wire types of userFluxPackage (§5.3).
+// Wire types of userFluxPackage (docs/telecom.md, "Protocol: queries").
 type fluxPackageData struct {
 	Main wire.Opt[struct {
 		Name wire.Text `json:"productOFFName"`
@@ -93,7 +93,7 @@ type productInfo struct {
 	InfiniteUnit     wire.Text `json:"infiniteUnit"`
 }
 
-// Wire types of qryShareUsage (§5.4).
+// Wire types of qryShareUsage (docs/telecom.md, "Protocol: queries").
 type shareData struct {
 	Phones wire.List[struct {
 		SharePhoneNum wire.Text `json:"sharePhoneNum"`
@@ -239,7 +239,7 @@ type usage struct {
 	unlimited                       bool
 }
 
-// usageOf applies the rules of §5.2: totals are used + balance (minus the overage, which
+// usageOf applies the rules of docs/telecom.md, "Protocol: queries": totals are used + balance (minus the overage, which
 // is counted in used when over quota); remaining is never negative; a total above 100 TiB
 // means unlimited (no total, no remaining).
 // Voice (preferTotal) has no overage field: its quota is the total field when present.
@@ -478,11 +478,11 @@ type flowItem struct {
 	used, remaining, total, over        int64
 	hasUsed, hasRem, hasTot, speedCap   bool
 	unlimited                           bool
-	compatUse, compatBalance, compatTot int64 // §8's numbers for /summary
+	compatUse, compatBalance, compatTot int64 // the /summary numbers
 	compat                              bool
 }
 
-// flowItemOf applies §8's flowItems rules, with exact number parsing.
+// flowItemOf reads one flowList line (docs/telecom.md, "Protocol: data amounts in flowList"), with exact number parsing.
 func flowItemOf(it flowEntry) (flowItem, bool) {
 	title := string(it.Title)
 	if !strings.Contains(title, "流量") {
@@ -522,7 +522,7 @@ func flowItemOf(it flowEntry) (flowItem, bool) {
 			}
 		}
 	case strings.Contains(left, "已用"):
-		// Unlimited "畅享" (§7.2): only the used side; no total, no remaining.
+		// Unlimited "畅享": only the used side; no total, no remaining.
 		fl.used, fl.hasUsed = parseKB(string(it.LeftTitleHh))
 		fl.unlimited = right == "" && string(it.RightTitleHh) == ""
 	}
@@ -635,7 +635,7 @@ func membersOf(s *shareData) []any {
 	return out
 }
 
-// ---- the legacy /summary JSON (seed 000, §8) ------------------------------------------
+// ---- the legacy /summary JSON (docs/telecom.md, "Protocol: the /summary rules") -------
 
 // Summary has exactly the fields, order and units of the original /summary: balance in
 // fen, voice in minutes, flows in KB. Numbers are computed exactly (no float truncation).
@@ -657,7 +657,7 @@ type Summary struct {
 	FlowItems    []SummaryItem `json:"flowItems"`
 }
 
-// SummaryItem is one flowItems entry; balance is negative when over quota, as in §8.
+// SummaryItem is one flowItems entry; balance is negative when over quota, as in the original.
 type SummaryItem struct {
 	Name    string `json:"name"`
 	Use     int64  `json:"use"`
@@ -665,13 +665,13 @@ type SummaryItem struct {
 	Total   int64  `json:"total"`
 }
 
-// intOr0 is §8's int(x or 0), exact.
+// intOr0 is the original's int(x or 0), exact.
 func intOr0(s wire.Text) int64 {
 	v, _ := parseInt(s)
 	return v
 }
 
-// BuildSummary computes the /summary object of §8 from qryImportantData.
+// BuildSummary computes the /summary object (docs/telecom.md, "Protocol: the /summary rules") from qryImportantData.
 func BuildSummary(phone string, d *importantData, now time.Time) Summary {
 	s := Summary{PhoneNum: phone, CreateTime: now.In(wire.CST).Format("2006-01-02 15:04:05"), FlowItems: []SummaryItem{}}
 	if d == nil {

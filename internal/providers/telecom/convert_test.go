@@ -41,7 +41,7 @@ func TestParseFen(t *testing.T) {
 
 func TestParseKB(t *testing.T) {
 	for in, want := range map[string]int64{
-		// §8 worked examples (exact decimal, fraction of a KB cut off like the original).
+		// Worked examples (exact decimal, fraction of a KB cut off like the original).
 		"6.94GB": 7277117, "17.43GB": 18276679, "90.78MB": 92958, "205.20GB": 215167795,
 		"2.04GB": 2139095, "76.93GB": 80666951, "0KB": 0, "0GB": 0, "40GB": 41943040, "1TB": 1073741824,
 		"286.54MB": 293416, "19.72GB": 20677918, "1024": 1024, " 5.00GB ": 5242880, "3.25gb": 3407872,
@@ -198,7 +198,7 @@ func checkDevice(t *testing.T, dev providers.Device) {
 	}
 }
 
-// The detail attributes of the normal plan (§7.4 packages, §7.5 shared members).
+// The detail attributes of the normal plan (packages, shared members).
 func TestConvertAttributes(t *testing.T) {
 	dev := Convert(parsePlan(t, fake.PlanNormal))
 	members := dev.Attributes["share_members"]["members"].([]any)
@@ -226,7 +226,7 @@ func TestConvertAttributes(t *testing.T) {
 	}
 }
 
-// /summary of §8 computed from §7.1: the protocol's worked example, exactly.
+// /summary (docs/telecom.md, "Protocol: the /summary rules") of the normal plan, exactly.
 func TestSummaryWorkedExample(t *testing.T) {
 	s := BuildSummary("18912345678", parsePlan(t, fake.PlanNormal).Data, testNow)
 	want := Summary{PhoneNum: "18912345678", Balance: 1005, VoiceUsage: 39, VoiceBalance: 2211, VoiceTotal: 2250,
@@ -244,7 +244,7 @@ func TestSummaryWorkedExample(t *testing.T) {
 		t.Errorf("balance = %d fen, want 29", over.Balance)
 	}
 	if it := over.FlowItems[0]; it != (SummaryItem{Name: "国内通用流量", Use: 82806046, Balance: -2139095, Total: 80666951}) {
-		t.Errorf("over-quota item = %+v (§8 example)", it)
+		t.Errorf("over-quota item = %+v (over-quota example)", it)
 	}
 	// The field order is the original's.
 	b := SummaryJSON("18912345678", parsePlan(t, fake.PlanNormal).Data, testNow)
@@ -332,7 +332,7 @@ func TestDiscoveryValid(t *testing.T) {
 	}
 }
 
-// Protocol examples of §7: X201, the login failures and a constructed success.
+// Protocol examples: X201, the login failures and a constructed success.
 func TestParseProtocolExamples(t *testing.T) {
 	read := func(name string) []byte {
 		b, err := os.ReadFile(filepath.Join("testdata", "protocol", name))
@@ -346,14 +346,14 @@ func TestParseProtocolExamples(t *testing.T) {
 		t.Fatal(err)
 	}
 	if v := Convert(Input{DeviceID: "telecom_main", Phone: "18912345678", Now: testNow, Data: d}).Values; v["balance"] != 10.05 {
-		t.Errorf("§7.1 balance = %v", v["balance"])
+		t.Errorf("normal plan balance = %v", v["balance"])
 	}
 	if _, err := parseImportantData(read("x201.json")); !errors.Is(err, providers.ErrAuth) {
-		t.Errorf("§7.3: %v, want ErrAuth", err)
+		t.Errorf("X201: %v, want ErrAuth", err)
 	}
 	s, err := parseLogin(read("login_ok.json"), "18900001234", testNow)
 	if err != nil || s.Token != "0a1b2c3d4e5f60718293a4b5c6d7e8f9" || s.ProvinceCode != "600101" || s.CityCode != "8441900" || s.UserID != "123456789012" {
-		t.Errorf("§5.1 success: %+v %v", s, err)
+		t.Errorf("login success: %+v %v", s, err)
 	}
 	for file, code := range map[string]string{"login_3001.json": "3001", "login_x10401.json": "X10401",
 		"login_3006.json": "3006", "login_1000.json": "1000"} {

@@ -1,7 +1,7 @@
 // Package telecom polls China Telecom (中国电信) phone plans through the app API: balance,
 // arrears, voice, data, packages and shared-plan members, plus the legacy /summary JSON of
-// ChinaTelecomMonitor on <base>/<device>/summary. The protocol is described in
-// shared/protocols/telecom.md; the user guide is docs/telecom.md.
+// ChinaTelecomMonitor on <base>/<device>/summary. The user guide and the
+// protocol notes (section "Protocol notes") are in docs/telecom.md.
 package telecom
 
 import (

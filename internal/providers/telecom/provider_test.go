@@ -105,7 +105,7 @@ func mustPoll(t *testing.T, p *Provider) providers.Snapshot {
 	return snap
 }
 
-// The login cipher decrypts (with the fake's private key) to exactly the §4.2 layout.
+// The login cipher decrypts (with the fake's private key) to exactly the layout of docs/telecom.md, "Protocol: login".
 func TestLoginCipher(t *testing.T) {
 	r := newRig(t, fake.PlanNormal)
 	var mu sync.Mutex
@@ -181,7 +181,7 @@ func contains(xs []string, s string) bool {
 
 func TestShiftExample(t *testing.T) {
 	if got := Shift("17608164052", 2); got != "3982:386274" {
-		t.Errorf("Shift = %q (§4.1 example)", got)
+		t.Errorf("Shift = %q (the shift example)", got)
 	}
 	if got := Shift("3982:386274", -2); got != "17608164052" {
 		t.Errorf("unshift = %q", got)

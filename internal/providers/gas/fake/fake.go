@@ -1,5 +1,5 @@
 // Package fake is a faithful fake of the Kunlun/PetroChina gas upstream
-// (bol.grs.petrochina.com.cn) as described in protocols/gas.md: the open balance call, the
+// (bol.grs.petrochina.com.cn) as described in docs/gas.md, "Protocol notes": the open balance call, the
 // AES password login, signed "close" calls with token expiry answered as HTTP 403, payments,
 // the base64 monthly body, daily records newest first with the cumulative reading in gasFee,
 // and the company list. A simulated meter grows day by day. Switches inject the quirks and

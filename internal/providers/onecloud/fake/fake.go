@@ -1,5 +1,5 @@
 // Package fake is a faithful fake of the two Xunlei OneCloud hosts the onecloud provider
-// talks to (shared/protocols/onecloud.md §13): the account host (login, income and
+// talks to (docs/onecloud.md, "Protocol: hosts and conventions"): the account host (login, income and
 // outcome history, account info, withdraw) and the control host (listPeer, getUSBInfo).
 //
 // It checks what the real service checks: the two-step password hash, the login sign

@@ -1,5 +1,5 @@
 // Package fake holds faithful fakes of the SMS platform protocols the sms provider
-// speaks (shared/protocols/sms.md §9): one http.Handler per protocol family — Activate
+// speaks (docs/sms.md, "Protocol notes"): one http.Handler per protocol family — Activate
 // (handler_api.php text protocol), FiveSim (REST JSON, bearer), SMSAPI (the self-hosted
 // sms_api of seed 002), SMSMan, OnlineSim, SMSPVA and GetSMSCode.
 //

@@ -1,5 +1,5 @@
-// Package fake is a faithful fake of the China Telecom app API (shared/protocols/telecom.md
-// §13): login with its own RSA key pair (the client takes the public key from config), the
+// Package fake is a faithful fake of the China Telecom app API (docs/telecom.md,
+// "Protocol: the fake upstream"): login with its own RSA key pair (the client takes the public key from config), the
 // three queries, token expiry and "logged in elsewhere", every documented login error code
 // on demand, and several plans per phone number. Tests, the demo and benchmarks share it.
 //
@@ -31,9 +31,9 @@ import (
 // Plan names a canned account state.
 type Plan string
 
-// The plans the fake serves (protocol §7.1, §7.2, §13).
+// The plans the fake serves (docs/telecom.md, "Protocol: the fake upstream").
 const (
-	PlanNormal      Plan = "normal"      // §7.1 verbatim, packages, a 2-member shared plan
+	PlanNormal      Plan = "normal"      // a full plan, packages, a 2-member shared plan
 	PlanOverQuota   Plan = "overquota"   // common data over quota, voice over quota, balance "0.29"
 	PlanCapped      Plan = "capped"      // unlimited, speed-capped ("40GB后降速") and beyond the cap
 	PlanUnlimited   Plan = "unlimited"   // unlimited "畅享": used only, empty totals
@@ -91,7 +91,7 @@ func okResponse(data json.RawMessage) []byte {
 	return []byte(b.String())
 }
 
-// Login error codes the fake can be switched to (§9, §7.6).
+// Login error codes the fake can be switched to (docs/telecom.md, "Errors and what to do").
 const (
 	CodeWrongPasswordType = "1000"
 	CodeWrongPassword     = "3001"
@@ -441,7 +441,7 @@ func failCountData(count string) string {
 
 const newDeviceData = `{"loginSuccessResult":null,"loginFailResult":{"loginFailTime":"2026-07-11 15:49:54","imsiPhoneNum":null,"nativeNet":null,"verifyCode":"Zm9yIGEgZmFrZSBzZXJ2ZXIgb25seSwgbm90IHJlYWwhIQ==","deviceLockInterceptPrompt":null}}`
 
-// login checks everything §4–§5.1 specify and answers like the real server.
+// login checks everything docs/telecom.md, "Protocol: login" describes and answers like the real server.
 func (s *Server) login(w http.ResponseWriter, req *request) {
 	s.mu.Lock()
 	s.logins++
