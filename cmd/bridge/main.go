@@ -35,7 +35,7 @@ const usage = `accountbridge: household service accounts → MQTT / Home Assista
 Usage:
   bridge [run] [-c config.yaml]        run the daemon (the default)
   bridge check [-c config.yaml]        validate the config and print it with secrets masked
-  bridge once [-c config.yaml] [ID]    poll every account (or account ID) once, print JSON; no MQTT
+  bridge once [-c config.yaml] [ID]    poll every account (or account ID) once, print JSON Lines; no MQTT
   bridge reset [-c config.yaml] ID     lift account ID's quarantine and backoff (takes effect at the next start)
   bridge health [-c config.yaml]       exit 0 when the running daemon is healthy (Docker healthcheck)
   bridge demo [--broker URL] [--data DIR] [--every 10s] [--web ADDR]  fake upstreams, a broker and the daemon (and its web UI), all on this machine
@@ -150,12 +150,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		defer stop()
 		snaps, err := daemon.PollOnce(ctx, cfg, log, red, only)
 		var ce config.Errors
-		if errors.As(err, &ce) {
+		if errors.As(err, &ce) || errors.Is(err, daemon.ErrNoSuchAccount) {
 			fmt.Fprintln(stderr, err)
 			return exitConfig
 		}
+		// JSON Lines: one snapshot per line, for jq and line-reading scripts alike.
 		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
 		enc.SetEscapeHTML(false)
 		for _, s := range snaps {
 			res, perr := daemon.Present(s)

@@ -93,3 +93,12 @@ func TestHealthWithoutDaemon(t *testing.T) {
 		t.Errorf("code %d, err %q", code, errOut)
 	}
 }
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

@@ -16,6 +16,9 @@ import (
 	"github.com/accountbridge/accountbridge/internal/store"
 )
 
+// ErrNoSuchAccount: `bridge once ID` names no enabled account (a usage error).
+var ErrNoSuchAccount = errors.New("no enabled account")
+
 // PollOnce polls every enabled account (or only the one named) once, without MQTT. It
 // uses the store for sessions, so tokens are reused exactly as the daemon would.
 func PollOnce(ctx context.Context, cfg *config.Config, log *slog.Logger, red *logging.Redactor, only string) ([]providers.Snapshot, error) {
@@ -24,8 +27,15 @@ func PollOnce(ctx context.Context, cfg *config.Config, log *slog.Logger, red *lo
 		return nil, err
 	}
 	defer st.Close()
-	accounts, err := BuildAccounts(cfg, BuildOptions{Logger: log, Redactor: red, KV: func(id string) providers.KV { return st.KV(id) }})
+	opts := BuildOptions{Logger: log, Redactor: red, KV: func(id string) providers.KV { return st.KV(id) }}
+	accounts, err := BuildAccounts(cfg, opts)
 	if err != nil {
+		return nil, err
+	}
+	// The groups are built, not run: building hands the group's settings to its members
+	// (the SMS watch list reaches the platforms through the router), so that a poll here
+	// reads what the daemon's would.
+	if _, err := BuildGroups(cfg, accounts, opts); err != nil {
 		return nil, err
 	}
 	if only != "" {
@@ -35,7 +45,7 @@ func PollOnce(ctx context.Context, cfg *config.Config, log *slog.Logger, red *lo
 			return a.Config.ID != only
 		})
 		if len(accounts) == 0 {
-			return nil, fmt.Errorf("no enabled account %q (enabled: %v)", only, ids)
+			return nil, fmt.Errorf("%w %q (enabled: %v)", ErrNoSuchAccount, only, ids)
 		}
 	}
 	var snaps []providers.Snapshot
