@@ -3,7 +3,7 @@ GO      ?= go
 VERSION ?= $(shell sed -n 's/^const Version = "\(.*\)"/\1/p' internal/version/version.go)
 LDFLAGS := -s -w -X github.com/accountbridge/accountbridge/internal/version.build=$(VERSION)
 
-.PHONY: all build test lint bench clean e2e-nodered image image-test actionlint
+.PHONY: all build test lint bench clean e2e-nodered image image-test actionlint e2e-web screenshots
 
 all: build
 
@@ -54,6 +54,14 @@ bench:
 .PHONY: check-k8s
 check-k8s:
 	cd deploy/kubernetes && $(GO) vet ./... && $(GO) test -count=1 ./...
+
+# The web UI in headless Chromium (installed from Debian when missing) against the demo.
+e2e-web:
+	bash scripts/e2e-web.sh
+
+# The screenshots in docs/screenshots (README, addon/DOCS.md), taken by the same test.
+screenshots:
+	WEB_SCREENSHOTS=$(CURDIR)/docs/screenshots bash scripts/e2e-web.sh
 
 # The Node-RED example flows against a real Node-RED (from npm) and the bridge demo.
 e2e-nodered:

@@ -22,8 +22,8 @@ const T = {
     "adv.timeout": "The service did not answer in time. Retried automatically; raise the account's timeout if it keeps happening.",
     "adv.panic": "A bug in the bridge. Please report it with the log.",
     device: "Device", entity: "Entity", state: "State", unit: "Unit", key: "Key", category: "Category", back: "← Accounts",
-    alerts_firing: "Firing", alerts_history: "History", rule: "Rule", since: "Since", at: "At", message: "Message", value: "Value",
-    no_alerts: "No alert is firing.", no_history: "No alert yet.",
+    alerts_firing: "Active (firing or pending)", alerts_history: "History (last 200)", rule: "Rule", since: "Since", at: "At", message: "Message", value: "Value",
+    no_alerts: "No alert is firing or pending.", no_history: "No alert yet.",
     platforms: "Platforms", platform: "Platform", family: "Protocol", balance: "Balance", health: "Health", response: "Response",
     success: "Success", orders_n: "Orders", watch: "Watch list", pair: "Service / country", offers: "Offers (cheapest first)",
     in_stock: "in stock", no_stock: "no stock", unhealthy: "unhealthy",
@@ -52,7 +52,7 @@ const T = {
     "adv.timeout": "服务未及时响应。会自动重试；若经常发生，请调大该账号的 timeout。",
     "adv.panic": "桥接程序错误，请附上日志报告。",
     device: "设备", entity: "实体", state: "状态", unit: "单位", key: "键", category: "类别", back: "← 账号",
-    alerts_firing: "正在告警", alerts_history: "历史", rule: "规则", since: "开始", at: "时间", message: "消息", value: "值",
+    alerts_firing: "当前（告警中或等待中）", alerts_history: "历史（最近 200 条）", rule: "规则", since: "开始", at: "时间", message: "消息", value: "值",
     no_alerts: "没有正在告警的项目。", no_history: "暂无告警。",
     platforms: "平台", platform: "平台", family: "协议", balance: "余额", health: "健康", response: "响应",
     success: "成功率", orders_n: "订单", watch: "关注列表", pair: "服务 / 国家", offers: "报价（从低到高）",
@@ -147,7 +147,7 @@ function renderAccounts() {
       : h("td", { class: "backoff muted" }, t("none"));
     return h("tr", { "data-account": a.id, "data-state": st },
       h("td", {}, h("strong", {}, a.name || a.id), a.name ? h("div", { class: "muted small code" }, a.id) : null,
-        h("div", { class: "small" }, (a.devices || []).map((d) => h("a", { href: `#/device/${encodeURIComponent(d)}`, class: "dev" }, d, " ")))),
+        h("div", { class: "small" }, (a.devices || []).map((d) => h("a", { href: `#/device/${encodeURIComponent(d)}`, class: "dev" }, d)))),
       h("td", {}, a.provider, a.schedule ? h("div", { class: "muted small" }, a.schedule) : null),
       h("td", { class: "status" }, badge(st)),
       timeCell(a.last_run, "last-poll"), timeCell(st === "quarantined" || st === "disabled" ? "" : a.next_run, "next-poll"),
@@ -171,14 +171,15 @@ async function act(id, what) {
 async function renderDevice(id) {
   let d;
   try { d = await api(`devices/${encodeURIComponent(id)}`); } catch (e) { main.replaceChildren(h("p", { class: "err" }, e.message)); return; }
-  const fmt = (v) => (v === null || v === undefined ? "unknown" : typeof v === "object" ? JSON.stringify(v) : String(v));
+  const fmt = (v) => (v === null || v === undefined ? "unknown" : typeof v === "object" ? JSON.stringify(v)
+    : typeof v === "number" && !Number.isInteger(v) ? String(Math.round(v * 1000) / 1000) : String(v));
   main.replaceChildren(h("p", {}, h("a", { href: "#/accounts" }, t("back"))),
     h("h2", {}, d.name, " ", h("span", { class: "muted small code" }, d.id)),
     h("div", { class: "card" }, h("table", { id: "entities" },
       h("thead", {}, h("tr", {}, ["entity", "key", "state", "unit", "category"].map((k) => h("th", {}, t(k))))),
       h("tbody", {}, d.entities.map((e) => h("tr", { "data-key": e.key },
         h("td", {}, e.name || e.key), h("td", { class: "code muted" }, `${e.component}.${e.key}`),
-        h("td", { class: "state" }, fmt(e.state)), h("td", {}, e.unit || ""), h("td", { class: "muted" }, e.category || "")))))));
+        h("td", { class: "state", title: JSON.stringify(e.state) }, fmt(e.state)), h("td", {}, e.unit || ""), h("td", { class: "muted" }, e.category || "")))))));
 }
 
 // ---- alerts ----
@@ -310,16 +311,16 @@ async function renderConfig() {
         } else {
           out.replaceChildren(h("p", { class: "err" }, save ? t("not_saved") : ""), h("ul", { class: "problems", id: "config-problems" },
             r.problems.map((p) => h("li", { "data-line": p.line, class: "err" },
-              p.line > 0 ? h("a", { onclick: () => goLine(p.line) }, LANG === "zh" ? `第 ${p.line} 行` : `line ${p.line}`) : null,
+              p.line > 0 ? h("a", { class: "goto", onclick: () => goLine(p.line) }, LANG === "zh" ? `第 ${p.line} 行` : `line ${p.line}`) : null,
               p.line > 0 ? ": " : "", p.path ? h("span", { class: "code" }, p.path + ": ") : null, p.msg))));
         }
       } catch (e) { out.replaceChildren(h("p", { class: "err" }, e.message)); }
     };
     parts.push(h("h2", {}, t("editor"), " ", h("span", { class: "muted small code" }, c.editor.path)),
       h("div", { class: "card" }, h("p", { class: "muted small" }, t("editor_help")),
-        h("div", { class: "editor" }, gutter, ta),
         h("p", {}, h("button", { id: "config-check", onclick: () => run(false) }, t("check")),
-          h("button", { id: "config-save", class: "primary", onclick: () => run(true) }, t("save"))), out));
+          h("button", { id: "config-save", class: "primary", onclick: () => run(true) }, t("save"))), out,
+        h("div", { class: "editor" }, gutter, ta)));
     setTimeout(paintGutter, 0);
   } else {
     parts.push(h("p", { class: "muted" }, c.editor_error || t("editor_off")));
