@@ -471,3 +471,20 @@ func TestMaskRefusesMultilineSecret(t *testing.T) {
 	}
 
 }
+
+// TestLanguage: the page follows `language`; anything but zh is English.
+func TestLanguage(t *testing.T) {
+	for lang, want := range map[string]string{"zh": `content="zh"`, "en": `content="en"`, "fr": `content="en"`} {
+		h := newHarness(t, func(o *Options) { o.Language = lang })
+		_, body := h.do("GET", "/", nil, nil)
+		if !strings.Contains(body, `<meta name="ab-lang" `+want) {
+			t.Errorf("language %s: page lacks %s", lang, want)
+		}
+	}
+	_, js := newHarness(t, nil).do("GET", "/static/app.js", nil, nil)
+	for _, s := range []string{`"nav.accounts": "账号"`, `poll_now: "立即轮询"`, `lift: "解除隔离"`} {
+		if !strings.Contains(js, s) {
+			t.Errorf("app.js lacks the Chinese %s", s)
+		}
+	}
+}
