@@ -20,7 +20,7 @@ import (
 	"github.com/accountbridge/accountbridge/internal/providers/wire"
 )
 
-// PasswordHash is the "pwd" login field (protocol §2): md5 of the password, characters
+// PasswordHash is the "pwd" login field (docs/onecloud.md, "Protocol: password hash"): md5 of the password, characters
 // 2↔8 and 17↔27 of the hex digest swapped, md5 again.
 func PasswordHash(password string) string {
 	s := []byte(md5Hex(password))
@@ -29,7 +29,7 @@ func PasswordHash(password string) string {
 	return md5Hex(string(s))
 }
 
-// Sign is the "sign" parameter (protocol §3): the name=value pairs (values not
+// Sign is the "sign" parameter (docs/onecloud.md, "Protocol: sign"): the name=value pairs (values not
 // URL-encoded) sorted bytewise, each followed by "&", then "key=" and the key, md5 hex.
 func Sign(params map[string]string, key string) string {
 	items := make([]string, 0, len(params))
@@ -63,7 +63,7 @@ const (
 )
 
 // Error codes. The session-expiry and sign-error codes were never captured from the real
-// service (protocol §4, §13); these are the ones the fake answers, and the client also
+// service (docs/onecloud.md, "Errors and what to do"); these are the ones the fake answers, and the client also
 // treats a message mentioning the login or the session as an expired session.
 const (
 	codeLoginParam      = -100 // login: bad/missing parameters or sign
@@ -145,7 +145,7 @@ type accountEnvelope struct {
 	Data json.RawMessage `json:"data"`
 }
 
-// login posts user/login (protocol §4) and returns the new session.
+// login posts user/login (docs/onecloud.md, "Protocol: login") and returns the new session.
 func (c *client) login(ctx context.Context, cred credentials) (session, error) {
 	user := cred.username()
 	id := strings.ToUpper(md5Hex(user))
@@ -319,7 +319,7 @@ func parseControl(path string, body []byte) (json.RawMessage, error) {
 	return env.Result[1], nil
 }
 
-// controlGet sends a signed GET to the control host (protocol §3, §8, §9).
+// controlGet sends a signed GET to the control host (docs/onecloud.md, "Protocol: sign").
 func (c *client) controlGet(ctx context.Context, s session, path string, params map[string]string) (json.RawMessage, error) {
 	params["sign"] = Sign(params, s.SessionID)
 	vals := url.Values{}
@@ -366,7 +366,7 @@ func (c *client) accountInfo(ctx context.Context, s session) (json.RawMessage, e
 	return c.accountPost(ctx, s, "/wkb/account-info", map[string]string{"appversion": c.appVersion}, "1")
 }
 
-// draw posts wkb/draw (protocol §10) with normal gas. The caller interprets the answer:
+// draw posts wkb/draw (docs/onecloud.md, "Protocol: withdraw") with normal gas. The caller interprets the answer:
 // the returned data and *apiError are both meaningful (iRet 99 = already this week).
 func (c *client) draw(ctx context.Context, s session, amount, peerID string) (json.RawMessage, error) {
 	form := map[string]string{"gasType": "2", "appversion": c.appVersion, "drawWkb": amount}

@@ -7,7 +7,7 @@ import (
 	"github.com/accountbridge/accountbridge/internal/providers"
 )
 
-// Vectors of protocol §2 and §3.
+// Vectors of docs/onecloud.md, "Protocol: password hash" and docs/onecloud.md, "Protocol: sign".
 func TestPasswordHash(t *testing.T) {
 	if got := md5Hex("123456"); got != "e10adc3949ba59abbe56e057f20f883e" {
 		t.Fatalf("md5 = %s", got)

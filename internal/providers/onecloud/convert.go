@@ -12,7 +12,7 @@ import (
 	"github.com/accountbridge/accountbridge/internal/providers/wire"
 )
 
-// wirePeer is one box of listPeer (protocol §8).
+// wirePeer is one box of listPeer (docs/onecloud.md, "Protocol: boxes and disks").
 type wirePeer struct {
 	DeviceID         wire.Text  `json:"device_id"`
 	DeviceSN         wire.Text  `json:"device_sn"`
@@ -92,7 +92,7 @@ func parseListPeer(body []byte) ([]peer, []string, error) {
 	return parsePeers(payload)
 }
 
-// wirePartition is one partition of getUSBInfo (protocol §9); sizes in bytes.
+// wirePartition is one partition of getUSBInfo (docs/onecloud.md, "Protocol: boxes and disks"); sizes in bytes.
 type wirePartition struct {
 	Used     wire.Num  `json:"used"`
 	Capacity wire.Num  `json:"capacity"`
@@ -113,7 +113,7 @@ func parseUSB(payload []byte) (usbInfo, error) {
 	return u, nil
 }
 
-// wireIncome is wkb/income-history (protocol §5).
+// wireIncome is wkb/income-history (docs/onecloud.md, "Protocol: statistics").
 type wireIncome struct {
 	TotalIncome wire.Num  `json:"totalIncome"`
 	Month       wire.Text `json:"month"`
@@ -123,18 +123,18 @@ type wireIncome struct {
 	} `json:"incomeArr"`
 }
 
-// wireOutcome is wkb/outcome-history (protocol §6).
+// wireOutcome is wkb/outcome-history (same section).
 type wireOutcome struct {
 	TotalOutcome wire.Num          `json:"totalOutcome"`
 	OutcomeArr   []json.RawMessage `json:"outcomeArr"`
 }
 
-// wireAccountInfo is wkb/account-info (protocol §7).
+// wireAccountInfo is wkb/account-info (same section).
 type wireAccountInfo struct {
 	Balance wire.Num `json:"balance"`
 }
 
-// wireDraw is the data of wkb/draw (protocol §10).
+// wireDraw is the data of wkb/draw (docs/onecloud.md, "Protocol: withdraw").
 type wireDraw struct {
 	DrawRet       wire.Num  `json:"drawRet"`
 	DrawMsg       wire.Text `json:"drawMsg"`
@@ -304,7 +304,7 @@ type accountInput struct {
 	Boxes     []providers.Device // the box devices of this snapshot
 }
 
-// accountDevice converts the account's statistics (the original monitor's, protocol §12).
+// accountDevice converts the account's statistics, as the original monitors showed them.
 func accountDevice(accountID, name string, in accountInput) (providers.Device, []string) {
 	if name == "" {
 		name = accountID

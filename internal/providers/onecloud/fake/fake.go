@@ -564,7 +564,7 @@ func (s *Server) income(w http.ResponseWriter, r *http.Request, _ string) {
 func (s *Server) outcome(w http.ResponseWriter, _ *http.Request, _ string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	total := "" // a fresh account answers "" (protocol §6)
+	total := "" // a fresh account answers "" (docs/onecloud.md, "Protocol: statistics")
 	if len(s.outcomes) > 0 {
 		total = money(s.totalOutcome)
 	}
