@@ -762,3 +762,33 @@ func TestWeb(t *testing.T) {
 		})
 	}
 }
+
+// bridge check prints the shard of a sharded instance (resolved from the environment),
+// and nothing new for a single one.
+func TestMaskedShard(t *testing.T) {
+	for _, tc := range []struct {
+		src, want string
+		shard     bool
+	}{
+		{"shard: {index: '${I}', count: 3}\n", "shard:\n  index: 2\n  count: 3\n", true},
+		{"", "shard:", false},
+	} {
+		cfg, err := Parse("c.yaml", []byte(tc.src), LoadOptions{LookupEnv: envOf(map[string]string{"I": "2"})})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := cfg.Masked()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(out), tc.want) != tc.shard {
+			t.Errorf("%q: output has %q: %v, want %v:\n%s", tc.src, tc.want, !tc.shard, tc.shard, out)
+		}
+		back, err := Parse("masked.yaml", out, LoadOptions{LookupEnv: noEnv})
+		if err != nil {
+			t.Errorf("%q: masked output does not parse back: %v", tc.src, err)
+		} else if back.Shard != cfg.Shard {
+			t.Errorf("%q: masked output parses back to shard %+v, want %+v", tc.src, back.Shard, cfg.Shard)
+		}
+	}
+}

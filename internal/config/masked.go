@@ -48,6 +48,13 @@ func (c *Config) Masked() ([]byte, error) {
 			}
 		}
 	}
+	if !c.Shard.Single() {
+		n, err := encode(c.Shard)
+		if err != nil {
+			return nil, err
+		}
+		add("shard", n)
+	}
 
 	accounts := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
 	for i := range c.Accounts {
