@@ -23,14 +23,16 @@ func TestOfStable(t *testing.T) {
 	}{
 		{"anything", 0, 0},
 		{"anything", 1, 0},
-		// Computed by an independent implementation of FNV-1a 64 and jump hash.
+		// Computed by an independent implementation of FNV-1a 64, fmix64 and jump hash.
 		{"telecom_main", 2, 0},
-		{"telecom_main", 3, 0},
+		{"telecom_main", 3, 2},
 		{"home", 3, 1},
 		{"boxes", 3, 1},
 		{"@sms", 3, 2},
-		{"acct_00000", 7, 2},
+		{"acct_00000", 7, 6},
 		{"", 5, 1},
+		{"home_2", 2, 1},
+		{"miner_2", 2, 0},
 	} {
 		if got := Of(tc.key, tc.count); got != tc.want {
 			t.Errorf("Of(%q, %d) = %d, want %d", tc.key, tc.count, got, tc.want)
@@ -79,6 +81,25 @@ func TestGrowingMovesFew(t *testing.T) {
 		want := len(keys) / (n + 1)
 		if moved < want*8/10 || moved > want*12/10 {
 			t.Errorf("%d → %d shards moved %d accounts, want about %d", n, n+1, moved, want)
+		}
+	}
+}
+
+// Ids that differ only in their last characters must not move together: with 60 prefixes
+// and the suffixes _2 … _9, no pattern of shards (of 2) over the suffixes may repeat more
+// than a random assignment would (plain FNV-1a 64 repeated one pattern 4 times).
+func TestSuffixesDoNotCorrelate(t *testing.T) {
+	patterns := map[string]int{}
+	for p := range 60 {
+		var pat []byte
+		for i := 2; i <= 9; i++ {
+			pat = append(pat, byte('0'+Of(fmt.Sprintf("p%d_%d", p, i), 2)))
+		}
+		patterns[string(pat)]++
+	}
+	for pat, n := range patterns {
+		if n > 2 {
+			t.Errorf("%d prefixes share the shard pattern %s over the same suffixes", n, pat)
 		}
 	}
 }
