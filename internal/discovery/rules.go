@@ -10,8 +10,8 @@ import (
 	"github.com/accountbridge/accountbridge/internal/providers"
 )
 
-// sensor_rules.json is a copy of shared/ha/sensor_rules.json: Home Assistant's device
-// classes with their allowed units and state classes. Since HA 2025.7 a unit that does not
+// sensor_rules.json lists Home Assistant's sensor device classes with their allowed units
+// and state classes (taken from HA's sensor constants; kept in this package). Since HA 2025.7 a unit that does not
 // fit its device class makes HA drop the whole discovery config, so every entity is checked
 // against it before it is published.
 //

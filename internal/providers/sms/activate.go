@@ -13,7 +13,7 @@ import (
 	"github.com/accountbridge/accountbridge/internal/providers/wire"
 )
 
-// The SMS-Activate handler_api.php text protocol and its clones (§2).
+// The SMS-Activate handler_api.php text protocol and its clones (docs/sms.md, "Protocol: activate family").
 
 // Preset is a known SMS-Activate clone: its host, path and quirks.
 type Preset struct {
@@ -26,7 +26,7 @@ type Preset struct {
 
 const activatePath = "/stubs/handler_api.php"
 
-// Presets of the activate family (§2.6). Country ids and service codes are broadly
+// Presets of the activate family (same section). Country ids and service codes are broadly
 // SMS-Activate's; currencies differ.
 var Presets = map[string]Preset{
 	"sms-activate":            {BaseURL: "https://api.sms-activate.org", Path: activatePath, CancelStatus: "8", Currency: "RUB"},
@@ -108,7 +108,7 @@ func (r Reply) Arg(i int) string {
 	return ""
 }
 
-// activateError classifies an error token (§2.5, §8.1.3); ok is false when status is
+// activateError classifies an error token (docs/sms.md, "How platforms are picked, and failover"); ok is false when status is
 // not an error token of the protocol.
 func activateError(r Reply) (*Error, bool) {
 	tok := r.Status

@@ -321,7 +321,7 @@ func TestActivatePresets_Defaults(t *testing.T) {
 			}
 		})
 	}
-	// The quirks named by sms.md §2.6.
+	// The clone quirks of docs/sms.md, "Protocol: activate family".
 	if p := Presets["getsms-online"]; p.CancelStatus != "10" {
 		t.Errorf("getsms-online cancels with %s, want 10", p.CancelStatus)
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/accountbridge/accountbridge/internal/logging"
 )
 
-// adapter speaks one protocol family (§8.1.1). service and country are already in the
+// adapter speaks one protocol family (docs/sms.md, "Protocol: families and order life"). service and country are already in the
 // platform's own vocabulary (see vocab).
 type adapter interface {
 	balance(ctx context.Context) (float64, error)

@@ -8,7 +8,7 @@ import (
 	"github.com/accountbridge/accountbridge/internal/providers"
 )
 
-// Class is how an upstream error is handled (shared/protocols/sms.md §8.1.3).
+// Class is how an upstream error is handled (docs/sms.md, "How platforms are picked, and failover").
 type Class string
 
 const (

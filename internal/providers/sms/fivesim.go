@@ -11,7 +11,7 @@ import (
 	"github.com/accountbridge/accountbridge/internal/providers/wire"
 )
 
-// 5SIM's native REST API (§3): bearer token, GET everywhere, plain-text errors.
+// 5SIM's native REST API (docs/sms.md, "Protocol: 5SIM"): bearer token, GET everywhere, plain-text errors.
 
 type fivesim struct {
 	h        httpc

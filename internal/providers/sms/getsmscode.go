@@ -8,7 +8,7 @@ import (
 	"strings"
 )
 
-// GetSMSCode (§7): username + token, action=…, pipe-delimited plain text. China numbers
+// GetSMSCode (docs/sms.md, "Protocol: GetSMSCode"): username + token, action=…, pipe-delimited plain text. China numbers
 // on do.php; other countries on vndo.php with cocode= (usdo.php for the US).
 
 type getsmscode struct {

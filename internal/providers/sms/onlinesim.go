@@ -10,7 +10,7 @@ import (
 	"github.com/accountbridge/accountbridge/internal/providers/wire"
 )
 
-// OnlineSIM (§5): apikey parameter, JSON with the status in `response` (1 = OK, else a
+// OnlineSIM (docs/sms.md, "Protocol: OnlineSIM"): apikey parameter, JSON with the status in `response` (1 = OK, else a
 // token), tzid operations; getState answers an array.
 
 type onlinesim struct {
@@ -144,7 +144,7 @@ func (o *onlinesim) check(ctx context.Context, n Number) (SMS, error) {
 	return SMS{}, newErr(ClassOrder, "ERROR_NO_OPERATIONS", "OnlineSIM does not know operation %s", n.ID)
 }
 
-// Both finishing and cancelling are setOperationOk (§8.1.2).
+// Both finishing and cancelling are setOperationOk (docs/sms.md, "Protocol: families and order life").
 func (o *onlinesim) finish(ctx context.Context, n Number) error {
 	_, _, err := o.call(ctx, "setOperationOk", url.Values{"tzid": {n.ID}})
 	return err

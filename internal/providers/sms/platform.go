@@ -48,7 +48,7 @@ var Families = []string{FamilyActivate, FamilyFiveSim, FamilySMSAPI, FamilySMSMa
 // Settings are the keys of one platform account.
 type Settings struct {
 	Platform string `yaml:"platform"` // protocol family
-	Preset   string `yaml:"preset"`   // activate clones (§2.6); default sms-activate
+	Preset   string `yaml:"preset"`   // activate clones (docs/sms.md); default sms-activate
 	APIKey   string `yaml:"api_key" secret:"true"`
 	Username string `yaml:"username"` // smsapi, getsmscode
 	Password string `yaml:"password" secret:"true"`

@@ -14,7 +14,7 @@ import (
 	"github.com/accountbridge/accountbridge/internal/providers/wire"
 )
 
-// The self-hosted sms_api service of seed 002 (laozig/sms__api, §1): login for a token,
+// The self-hosted sms_api service of seed 002 (laozig/sms__api, docs/sms.md, "Protocol: sms_api"): login for a token,
 // every call a GET with query parameters, two response families.
 
 const kvSMSAPIToken = "smsapi.token"

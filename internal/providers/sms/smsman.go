@@ -12,7 +12,7 @@ import (
 	"github.com/accountbridge/accountbridge/internal/providers/wire"
 )
 
-// SMS-Man v2 (§4): token query parameter, JSON, error_code family. Service codes (tg)
+// SMS-Man v2 (docs/sms.md, "Protocol: SMS-Man"): token query parameter, JSON, error_code family. Service codes (tg)
 // and ISO countries (id) are resolved to SMS-Man's numeric ids through its catalog.
 
 type smsman struct {

@@ -10,7 +10,7 @@ import (
 	"github.com/accountbridge/accountbridge/internal/providers/wire"
 )
 
-// SMSPVA's classic API (§6): priemnik.php, apikey, `metod=`, optNN service ids, upper-case
+// SMSPVA's classic API (docs/sms.md, "Protocol: SMSPVA"): priemnik.php, apikey, `metod=`, optNN service ids, upper-case
 // country codes; JSON with a string `response`.
 
 type smspva struct {
@@ -128,7 +128,7 @@ func (s *smspva) check(ctx context.Context, n Number) (SMS, error) {
 	return SMS{}, newErr(ClassOrder, "response "+string(r.Response), "SMSPVA refused the check")
 }
 
-// finish: SMSPVA has nothing to confirm (§8.1.2).
+// finish: SMSPVA has nothing to confirm (docs/sms.md, "Protocol: families and order life").
 func (s *smspva) finish(context.Context, Number) error { return nil }
 
 func (s *smspva) cancel(ctx context.Context, n Number) error {

@@ -4,7 +4,7 @@ import (
 	"sort"
 )
 
-// Routing strategies (§8: sms_default_strategy, per-order override).
+// Routing strategies (default_strategy, per-order override; docs/sms.md, "How platforms are picked, and failover").
 const (
 	StrategyPrice    = "price"    // cheapest quote first
 	StrategySuccess  = "success"  // highest success rate of our own orders first

@@ -5,7 +5,7 @@ import (
 	"net/http"
 )
 
-// Activate fakes the SMS-Activate handler_api.php protocol (§2): HTTP 200 text/plain,
+// Activate fakes the SMS-Activate handler_api.php protocol (docs/sms.md, "Protocol: activate family"): HTTP 200 text/plain,
 // bare error tokens, JSON for catalog actions. Country ids and service codes are the
 // platform's (e.g. service "tg", country "187").
 type Activate struct {

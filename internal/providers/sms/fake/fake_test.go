@@ -22,7 +22,7 @@ func get(t *testing.T, h http.Handler, target string, hdr ...string) (int, strin
 	return rec.Code, strings.TrimSpace(string(b))
 }
 
-// Protocol details the adapters do not exercise, but the fakes promise (§9).
+// Protocol details the adapters do not exercise, but the fakes promise (docs/sms.md, "Protocol: the fakes").
 func TestFakeWireShapes(t *testing.T) {
 	act := NewActivate("k")
 	act.SetOffer("tg", "187", 18, 43)

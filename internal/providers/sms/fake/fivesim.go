@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// FiveSim fakes 5SIM's REST API (§3): Bearer token (401 otherwise), plain-text 400
+// FiveSim fakes 5SIM's REST API (docs/sms.md, "Protocol: 5SIM"): Bearer token (401 otherwise), plain-text 400
 // errors, order objects moving PENDING → RECEIVED with sms[0].code, and the prices
 // nesting that flips when only ?product= is given. Products and countries are 5SIM's
 // words ("telegram", "usa"); every offer is sold by Operator.

@@ -2,7 +2,7 @@ package fake
 
 import "net/http"
 
-// GetSMSCode fakes GetSMSCode (§7): /do.php (China), /vndo.php?cocode=… (other
+// GetSMSCode fakes GetSMSCode (docs/sms.md, "Protocol: GetSMSCode"): /do.php (China), /vndo.php?cocode=… (other
 // countries), /usdo.php (USA); username + token; action=login|getmobile|getsms|addblack;
 // pipe-delimited plain text. Offers are keyed by (pid, country) with country "cn" on
 // do.php, "us" on usdo.php and the cocode on vndo.php.

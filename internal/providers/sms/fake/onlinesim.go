@@ -5,11 +5,11 @@ import (
 	"strings"
 )
 
-// OnlineSim fakes OnlineSIM (§5): GET /api/<method>.php?apikey=…, JSON whose `response`
+// OnlineSim fakes OnlineSIM (docs/sms.md, "Protocol: OnlineSIM"): GET /api/<method>.php?apikey=…, JSON whose `response`
 // carries success ("1") or an error token, tzid operations, and getState answering an
 // array. Offers are keyed by (service slug, dial code): ("telegram", "7").
 //
-// setOperationOk both finishes and cancels (§8.1.2): on an operation still waiting for
+// setOperationOk both finishes and cancels (docs/sms.md, "Protocol: families and order life"): on an operation still waiting for
 // its SMS the fake treats it as a cancel and refunds the price (sms.md does not say
 // whether OnlineSIM refunds; the fake assumes it does). A cancelled operation then reads
 // TZ_OVER_EMPTY, a finished one TZ_OVER_OK with its msg.

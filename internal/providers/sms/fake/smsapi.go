@@ -9,7 +9,7 @@ import (
 	"sync"
 )
 
-// SMSAPI fakes the self-hosted sms_api of seed 002 (laozig/sms__api, §1): GET with query
+// SMSAPI fakes the self-hosted sms_api of seed 002 (laozig/sms__api, docs/sms.md, "Protocol: sms_api"): GET with query
 // parameters, a token minted by login and stored on the user (only the latest works),
 // the account family {"success",...} and the number family {"stat","message","code",
 // "data"} with business failures on HTTP 200 (code -2 no balance, -3 no numbers),

@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// SMSMan fakes SMS-Man's v2 API (§4): GET /control/<method>?token=…, JSON replies,
+// SMSMan fakes SMS-Man's v2 API (docs/sms.md, "Protocol: SMS-Man"): GET /control/<method>?token=…, JSON replies,
 // failures as {"success":false,"error_code","error_msg"} (HTTP 200, as usually seen),
 // wait_sms while no code has arrived. Offers are keyed by SMS-Man's numeric ids
 // (application_id, country_id); Apps and Countries are the catalog (id → code) served

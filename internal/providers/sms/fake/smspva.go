@@ -5,7 +5,7 @@ import (
 	"strings"
 )
 
-// SMSPVA fakes SMSPVA's classic API (§6): GET /priemnik.php?apikey=…&metod=…, JSON with
+// SMSPVA fakes SMSPVA's classic API (docs/sms.md, "Protocol: SMSPVA"): GET /priemnik.php?apikey=…&metod=…, JSON with
 // a string `response`, numbers without their country prefix plus CountryCode, and the
 // fatal plain-text replies "API KEY NOT FOUND!" / "Service NOT FOUND!". Offers are keyed
 // by (optNN service, upper-case country): ("opt29", "RU").
