@@ -86,6 +86,13 @@ func (w logWriter) Write(p []byte) (int, error) {
 // Start runs the daemon with cfg until stop is called (also at the end of the test).
 func (e *Env) Start(cfg *config.Config) (stop func()) {
 	e.T.Helper()
+	_, stop = e.StartDaemon(cfg)
+	return stop
+}
+
+// StartDaemon is Start that also returns the daemon (for its web UI's address).
+func (e *Env) StartDaemon(cfg *config.Config) (_ *daemon.Daemon, stop func()) {
+	e.T.Helper()
 	red := logging.NewRedactor()
 	for _, s := range cfg.Secrets {
 		red.AddSecret(s)
@@ -112,7 +119,7 @@ func (e *Env) Start(cfg *config.Config) (stop func()) {
 		})
 	}
 	e.T.Cleanup(stop)
-	return stop
+	return d, stop
 }
 
 // Watch subscribes an observer to everything under the test's base topic and discovery prefix.
