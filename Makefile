@@ -3,7 +3,7 @@ GO      ?= go
 VERSION ?= $(shell sed -n 's/^const Version = "\(.*\)"/\1/p' internal/version/version.go)
 LDFLAGS := -s -w -X github.com/accountbridge/accountbridge/internal/version.build=$(VERSION)
 
-.PHONY: all build test lint bench clean e2e-nodered image image-test actionlint e2e-web screenshots
+.PHONY: all build test lint bench clean e2e-nodered image image-test actionlint e2e-web screenshots dist dist-test
 
 all: build
 
@@ -83,5 +83,18 @@ ACTIONLINT_VERSION ?= v1.7.12
 actionlint:
 	$(GO) run github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
 
+# Release artifacts in dist/: static binaries (amd64, arm64, armv7) with cgo SQLite, a
+# .deb per architecture (systemd unit, conffile), SHA256SUMS. Installs the Debian cross
+# compilers when missing. See scripts/dist.sh.
+dist:
+	bash scripts/dist.sh
+
+# Checks dist/ (rebuilt first): every binary under qemu-user (version, check, two `once`
+# against `bridge demo --fakes-only`), the .debs' metadata, the amd64 .deb installed,
+# upgraded, removed and purged on this machine (root), and the GOARCH=arm tests of the
+# provider, store and config packages under qemu. See scripts/dist-test.sh.
+dist-test: dist
+	bash scripts/dist-test.sh
+
 clean:
-	rm -rf bin
+	rm -rf bin dist
