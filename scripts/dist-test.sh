@@ -108,7 +108,7 @@ for a in amd64 arm64 armv7; do
     start=$SECONDS
     $run "$bin" once -c "$work/$a/config.yaml" > "$work/$a/once$round.json" 2> "$work/$a/once$round.err" ||
       { cat "$work/$a/once$round.err" >&2; fail "$bin once (run $round)"; }
-    n=$(grep -c '^  "account": ' "$work/$a/once$round.json" || true)
+    n=$(grep -c '^{"account":' "$work/$a/once$round.json" || true)
     [ "$n" -eq "$accounts" ] || fail "$bin once (run $round): $n snapshots, want $accounts"
     l=$(grep -c 'logged in' "$work/$a/once$round.err" || true)
     echo "   once run $round: $n snapshots, $l logins, $(( SECONDS - start ))s"
@@ -196,7 +196,7 @@ else
   sed "s|^  path: .*accountbridge.db$|  path: /var/lib/accountbridge/accountbridge.db|" "$work/fakes/config.yaml" > /etc/accountbridge/config.yaml
   as_unit /usr/bin/bridge once -c /etc/accountbridge/config.yaml > "$work/inst-once.json" 2> "$work/inst-once.err" ||
     { cat "$work/inst-once.err" >&2; fail "bridge once as the service user"; }
-  [ "$(grep -c '^  "account": ' "$work/inst-once.json")" -eq "$accounts" ] || fail "installed once: not every account polled"
+  [ "$(grep -c '^{"account":' "$work/inst-once.json")" -eq "$accounts" ] || fail "installed once: not every account polled"
   [ "$(stat -c '%U %a' /var/lib/accountbridge/accountbridge.db)" = "accountbridge 600" ] ||
     fail "store is $(stat -c '%U %a' /var/lib/accountbridge/accountbridge.db), want accountbridge 600"
   echo "   once: $accounts accounts, store /var/lib/accountbridge/accountbridge.db (accountbridge, 0600)"
