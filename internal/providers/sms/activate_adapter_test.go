@@ -2,7 +2,6 @@ package sms
 
 import (
 	"context"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -355,27 +354,4 @@ func TestActivateAdapter_WrongPath(t *testing.T) {
 	_, a := activateFake(t, func(f *fake.Activate) { f.Path = "/handler/index" }, Settings{})
 	_, err := a.balance(ctxT(t))
 	wantClass(t, err, ClassTryNext, "HTTP 404")
-}
-
-func TestActivateAdapter_NoKeyInErrors(t *testing.T) {
-	tests := []struct {
-		name string
-		base func(t *testing.T) string
-	}{
-		{"echoing 500", func(t *testing.T) string { return echoServer(t, http.StatusInternalServerError) }},
-		{"echoing 200", func(t *testing.T) string { return echoServer(t, http.StatusOK) }},
-		{"echoing 400", func(t *testing.T) string { return echoServer(t, http.StatusBadRequest) }},
-		{"connection refused", func(t *testing.T) string { return deadURL(t) }},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			a := adapterFor(t, Settings{Platform: FamilyActivate, APIKey: activateKey, BaseURL: tc.base(t)})
-			ctx := ctxT(t)
-			_, err := a.balance(ctx)
-			noSecret(t, err, activateKey)
-			_, err = a.buy(ctx, "tg", "187", 0)
-			noSecret(t, err, activateKey)
-			wantClass(t, err, ClassOf(err), "")
-		})
-	}
 }

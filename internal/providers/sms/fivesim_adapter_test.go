@@ -63,32 +63,6 @@ func TestFiveSimAdapter_Lifecycle(t *testing.T) {
 	}
 }
 
-func TestFiveSimAdapter_CancelAndExpire(t *testing.T) {
-	f, a := fivesimFake(t, func(f *fake.FiveSim) { f.SetCodeAfter(-1) }, Settings{}, nil)
-	ctx := ctxT(t)
-	n1, err := a.buy(ctx, "telegram", "usa", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.cancel(ctx, n1); err != nil {
-		t.Fatalf("cancel: %v", err)
-	}
-	if f.Refunds() != 1 || f.Balance() != 100 {
-		t.Fatalf("refunds %d balance %v", f.Refunds(), f.Balance())
-	}
-	if s, err := a.check(ctx, n1); err != nil || s.State != StateCancelled {
-		t.Fatalf("check after cancel = %+v, %v", s, err)
-	}
-	n2, err := a.buy(ctx, "telegram", "usa", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.Expire(n2.ID)
-	if s, err := a.check(ctx, n2); err != nil || s.State != StateExpired {
-		t.Fatalf("check after timeout = %+v, %v", s, err)
-	}
-}
-
 func TestFiveSimAdapter_CodeAfterDelay(t *testing.T) {
 	_, a := fivesimFake(t, func(f *fake.FiveSim) { f.SetCodeAfter(time.Millisecond) }, Settings{}, nil)
 	n, err := a.buy(ctxT(t), "telegram", "usa", 0)
@@ -176,16 +150,4 @@ func TestFiveSimAdapter_CheapestOperator(t *testing.T) {
 	if err != nil || q != (Quote{Price: 0.9, Count: 5, CountKnown: true}) {
 		t.Fatalf("quote = %+v, %v", q, err)
 	}
-}
-
-func TestFiveSimAdapter_NoTokenInErrors(t *testing.T) {
-	for _, status := range []int{200, 400, 401, 500} {
-		a := adapterFor(t, Settings{Platform: FamilyFiveSim, APIKey: fivesimToken, BaseURL: echoServer(t, status)})
-		_, err := a.buy(ctxT(t), "telegram", "usa", 0)
-		noSecret(t, err, fivesimToken)
-	}
-	a := adapterFor(t, Settings{Platform: FamilyFiveSim, APIKey: fivesimToken, BaseURL: deadURL(t)})
-	_, err := a.balance(ctxT(t))
-	wantClass(t, err, ClassTryNext, "")
-	noSecret(t, err, fivesimToken)
 }

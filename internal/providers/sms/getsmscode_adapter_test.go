@@ -137,13 +137,3 @@ func TestGetSMSCodeAdapter_TooFast(t *testing.T) {
 		t.Fatalf("check = %+v, %v", s, err)
 	}
 }
-
-func TestGetSMSCodeAdapter_NoTokenInErrors(t *testing.T) {
-	for _, base := range []string{echoServer(t, 200), echoServer(t, 500), deadURL(t)} {
-		a := adapterFor(t, Settings{Platform: FamilyGetSMSCode, Username: getsmscodeUser, APIKey: getsmscodeToken, BaseURL: base})
-		_, err := a.balance(ctxT(t))
-		noSecret(t, err, getsmscodeToken)
-		_, err = a.buy(ctxT(t), "10", "cn", 0)
-		noSecret(t, err, getsmscodeToken)
-	}
-}

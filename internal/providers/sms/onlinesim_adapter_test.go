@@ -56,25 +56,6 @@ func TestOnlineSimAdapter_Lifecycle(t *testing.T) {
 	}
 }
 
-func TestOnlineSimAdapter_CancelRefunds(t *testing.T) {
-	f, a := onlinesimFake(t, func(f *fake.OnlineSim) { f.SetCodeAfter(-1) }, "", nil)
-	ctx := ctxT(t)
-	n, err := a.buy(ctx, "telegram", "7", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.cancel(ctx, n); err != nil {
-		t.Fatalf("cancel: %v", err)
-	}
-	if f.Refunds() != 1 || f.Balance() != 100 || f.Count(fake.OpCancel) != 1 {
-		t.Fatalf("refunds %d, balance %v, cancels %d", f.Refunds(), f.Balance(), f.Count(fake.OpCancel))
-	}
-	// A closed operation without SMS reads TZ_OVER_EMPTY: final, no code.
-	if s, err := a.check(ctx, n); err != nil || s.State != StateExpired {
-		t.Fatalf("check after cancel = %+v, %v", s, err)
-	}
-}
-
 func TestOnlineSimAdapter_Errors(t *testing.T) {
 	type call func(ctx context.Context, a adapter) error
 	balance := func(ctx context.Context, a adapter) error { _, err := a.balance(ctx); return err }
@@ -127,13 +108,5 @@ func TestOnlineSimAdapter_Errors(t *testing.T) {
 			wantClass(t, err, tc.class, tc.code)
 			noSecret(t, err, onlinesimKey)
 		})
-	}
-}
-
-func TestOnlineSimAdapter_NoKeyInErrors(t *testing.T) {
-	for _, base := range []string{echoServer(t, 200), echoServer(t, 500), deadURL(t)} {
-		a := adapterFor(t, Settings{Platform: FamilyOnlineSim, APIKey: onlinesimKey, BaseURL: base})
-		_, err := a.balance(ctxT(t))
-		noSecret(t, err, onlinesimKey)
 	}
 }

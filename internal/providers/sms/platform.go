@@ -12,14 +12,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"regexp"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/accountbridge/accountbridge/internal/didyoumean"
 	"github.com/accountbridge/accountbridge/internal/providers"
 )
 
@@ -77,16 +75,6 @@ var (
 	currencyRe = regexp.MustCompile(`^[A-Z]{3}$`)
 	statusRe   = regexp.MustCompile(`^-?[0-9]+$`)
 )
-
-// defaults per family: base URL and currency.
-var familyDefaults = map[string]struct{ base, currency string }{
-	FamilyFiveSim:    {"https://5sim.net", "RUB"},
-	FamilySMSAPI:     {"", "CNY"},
-	FamilySMSMan:     {"https://api.sms-man.com", "RUB"},
-	FamilyOnlineSim:  {"https://onlinesim.io", "RUB"},
-	FamilySMSPVA:     {"http://smspva.com", "USD"},
-	FamilyGetSMSCode: {"http://api.getsmscode.com", "USD"},
-}
 
 // Platform is one platform account: its adapter and the caches the router reads.
 type Platform struct {
@@ -174,127 +162,17 @@ func New(acct providers.Account, deps providers.Deps) (providers.Provider, error
 	if deps.KV == nil {
 		deps.KV = &providers.MemoryKV{}
 	}
-	hc := deps.HTTP
 	add := func(key, f string, args ...any) { problems = append(problems, providers.Settingf(key, f, args...)) }
 	s.Platform = strings.ToLower(strings.TrimSpace(s.Platform))
 	p := &Platform{acct: acct, family: s.Platform, priority: s.Priority, low: s.LowBalance,
 		log: deps.Logger, now: deps.Now, quotes: map[string]quoteEntry{}, warned: map[string]bool{},
 		cfg: platformConfig{pricesTTL: DefaultPricesTTL, countriesTTL: DefaultCountriesTTL, healthTTL: DefaultHealthTTL}}
-	needKey := func(what string) {
-		if s.APIKey == "" {
-			add("api_key", "set `api_key` (%s; `api_key_file` works too)", what)
-		}
-	}
-	base := func(def string) string {
-		if s.BaseURL == "" {
-			if def == "" {
-				add("base_url", "set `base_url` (the platform's API address)")
-			}
-			return def
-		}
-		u, err := url.Parse(s.BaseURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
-			add("base_url", "`base_url` must be an http(s) URL without a query, got %q", s.BaseURL)
-			return ""
-		}
-		return strings.TrimRight(s.BaseURL, "/")
-	}
-	if s.Preset != "" && s.Platform != FamilyActivate {
-		add("preset", "`preset` is only for platform activate")
-	}
-	if s.CancelStatus != "" && (s.Platform != FamilyActivate || !statusRe.MatchString(s.CancelStatus)) {
-		add("cancel_status", "`cancel_status` is a setStatus number (e.g. \"8\") of platform activate")
-	}
-	if s.Operator != "" && s.Platform != FamilyFiveSim {
-		add("operator", "`operator` is only for platform fivesim")
-	}
-	cur := familyDefaults[s.Platform].currency
-	switch s.Platform {
-	case FamilyActivate:
-		name := s.Preset
-		if name == "" {
-			name = "sms-activate"
-		}
-		pr, ok := Presets[name]
-		if !ok {
-			add("preset", "unknown `preset` %q (known: %s)", s.Preset, strings.Join(PresetNames(), ", "))
-			break
-		}
-		p.preset = name
-		cur = pr.Currency
-		needKey("the platform's API key")
-		cancel := pr.CancelStatus
-		if s.CancelStatus != "" {
-			cancel = s.CancelStatus
-		}
-		p.a = &activate{h: httpc{hc: hc, base: base(pr.BaseURL)}, path: pr.Path, key: s.APIKey, cancelStatus: cancel, textOnly: pr.TextOnly}
-		p.maps = vocab{svc: identity, cc: tableOrDigits(activateCountries)}
-	case FamilyFiveSim:
-		needKey("the 5SIM API token")
-		op := s.Operator
-		if op == "" {
-			op = "any"
-		}
-		p.a = &fivesim{h: httpc{hc: hc, base: base(familyDefaults[s.Platform].base)}, token: s.APIKey, operator: op}
-		p.maps = vocab{svc: tableOrSame(fivesimServices), cc: tableOrWord(fivesimCountries)}
-	case FamilySMSAPI:
-		if s.Username == "" || s.Password == "" {
-			add("username", "set `username` and `password` (the sms_api login; `password_file` works too)")
-		}
-		p.a = &smsapi{h: httpc{hc: hc, base: base("")}, user: s.Username, pass: s.Password, kv: deps.KV, secret: deps.Secret,
-			guard: providers.LoginGuard{KV: deps.KV, Now: deps.Now, MinInterval: 30 * time.Second, MaxFailuresPerDay: 5}}
-		p.maps = vocab{svc: onlyDigits, cc: only("cn")}
-	case FamilySMSMan:
-		needKey("the SMS-Man token")
-		p.a = &smsman{h: httpc{hc: hc, base: base(familyDefaults[s.Platform].base)}, token: s.APIKey}
-		p.maps = vocab{svc: identity, cc: identity}
-	case FamilyOnlineSim:
-		needKey("the OnlineSIM apikey")
-		p.a = &onlinesim{h: httpc{hc: hc, base: base(familyDefaults[s.Platform].base)}, key: s.APIKey}
-		p.maps = vocab{svc: tableOrSame(onlinesimServices), cc: tableOrDigits(dialCodes)}
-	case FamilySMSPVA:
-		needKey("the SMSPVA apikey")
-		p.a = &smspva{h: httpc{hc: hc, base: base(familyDefaults[s.Platform].base)}, key: s.APIKey}
-		p.maps = vocab{svc: prefixed("opt"), cc: smspvaCountry}
-	case FamilyGetSMSCode:
-		if s.Username == "" {
-			add("username", "set `username` (the GetSMSCode login)")
-		}
-		needKey("the GetSMSCode token")
-		p.a = &getsmscode{h: httpc{hc: hc, base: base(familyDefaults[s.Platform].base)}, user: s.Username, token: s.APIKey}
-		p.maps = vocab{svc: onlyDigits, cc: identity}
-	case "":
-		add("platform", "set `platform` (one of %s)", strings.Join(Families, ", "))
-	default:
-		if near, ok := didyoumean.Closest(s.Platform, Families); ok {
-			add("platform", "unknown `platform` %q (did you mean %q?)", s.Platform, near)
-		} else {
-			add("platform", "unknown `platform` %q (one of %s)", s.Platform, strings.Join(Families, ", "))
-		}
-	}
+	problems = append(problems, buildFamily(p, s, deps, add)...)
 	if s.Currency != "" {
-		cur = strings.TrimSpace(s.Currency)
+		p.currency = strings.TrimSpace(s.Currency)
 	}
-	p.currency = cur
-	if s.LowBalance != nil && *s.LowBalance < 0 {
-		add("low_balance", "`low_balance` must not be negative")
-	}
-	for k, v := range s.Services {
-		if k == "" || v == "" {
-			add("services."+k, "`services` maps a service code to the platform's code; both must be set")
-		}
-	}
-	for k, v := range s.Countries {
-		if k == "" || v == "" {
-			add("countries."+k, "`countries` maps a country code to the platform's code; both must be set")
-		}
-	}
+	checkCommon(s, add)
 	p.maps.userSvc, p.maps.userCC = s.Services, s.Countries
-	for k, v := range s.Prices {
-		if svc, cc, ok := strings.Cut(k, "/"); !ok || svc == "" || cc == "" || v <= 0 {
-			add("prices", "`prices` keys are \"service/country\" (e.g. \"tg/us\") with a positive price, got %q: %v", k, v)
-		}
-	}
 	p.prices = s.Prices
 	if err := errors.Join(problems...); err != nil {
 		return nil, err

@@ -242,12 +242,3 @@ func TestSMSAPIAdapter_Errors(t *testing.T) {
 		})
 	}
 }
-
-func TestSMSAPIAdapter_NoSecretsInErrors(t *testing.T) {
-	for _, status := range []int{200, 400, 401, 500} {
-		a := adapterWith(t, Settings{Platform: FamilySMSAPI, Username: smsapiUser, Password: smsapiPass, BaseURL: echoServer(t, status)},
-			providers.Deps{KV: &providers.MemoryKV{}, Now: (&tickClock{}).now})
-		_, err := a.balance(ctxT(t))
-		noSecret(t, err, smsapiPass)
-	}
-}

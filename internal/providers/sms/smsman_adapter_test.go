@@ -61,29 +61,6 @@ func TestSMSManAdapter_Lifecycle(t *testing.T) {
 	}
 }
 
-func TestSMSManAdapter_CancelAndExpire(t *testing.T) {
-	f, a := smsmanFake(t, func(f *fake.SMSMan) { f.SetCodeAfter(-1) }, "", nil)
-	ctx := ctxT(t)
-	n, err := a.buy(ctx, "tg", "id", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.cancel(ctx, n); err != nil {
-		t.Fatalf("cancel: %v", err)
-	}
-	if f.Refunds() != 1 || f.Balance() != 100 {
-		t.Fatalf("refunds %d balance %v", f.Refunds(), f.Balance())
-	}
-	n2, err := a.buy(ctx, "tg", "id", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.Expire(n2.ID)
-	if s, err := a.check(ctx, n2); err != nil || s.State != StateExpired {
-		t.Fatalf("check after expiry = %+v, %v", s, err)
-	}
-}
-
 func TestSMSManAdapter_Errors(t *testing.T) {
 	type call func(ctx context.Context, a adapter) error
 	balance := func(ctx context.Context, a adapter) error { _, err := a.balance(ctx); return err }
@@ -136,15 +113,5 @@ func TestSMSManAdapter_Errors(t *testing.T) {
 			wantClass(t, err, tc.class, tc.code)
 			noSecret(t, err, smsmanToken)
 		})
-	}
-}
-
-func TestSMSManAdapter_NoTokenInErrors(t *testing.T) {
-	for _, base := range []string{echoServer(t, 200), echoServer(t, 500), deadURL(t)} {
-		a := adapterFor(t, Settings{Platform: FamilySMSMan, APIKey: smsmanToken, BaseURL: base})
-		_, err := a.balance(ctxT(t))
-		noSecret(t, err, smsmanToken)
-		_, err = a.buy(ctxT(t), "3", "4", 0)
-		noSecret(t, err, smsmanToken)
 	}
 }

@@ -128,14 +128,3 @@ func TestSMSPVAAdapter_Errors(t *testing.T) {
 		})
 	}
 }
-
-func TestSMSPVAAdapter_NoKeyInErrors(t *testing.T) {
-	for _, base := range []string{echoServer(t, 200), echoServer(t, 500), deadURL(t)} {
-		a := adapterFor(t, Settings{Platform: FamilySMSPVA, APIKey: smspvaKey, BaseURL: base})
-		_, err := a.balance(ctxT(t))
-		noSecret(t, err, smspvaKey)
-		if ClassOf(err) == ClassFunds { // the echoed URL says metod=get_balance
-			t.Fatalf("garbage taken for a balance complaint: %v", err)
-		}
-	}
-}
