@@ -22,6 +22,8 @@ TAGS=osusergo,netgo,sqlite_omit_load_extension
 fail() { echo "dist-test: FAIL: $*" >&2; exit 1; }
 step() { echo "== $*"; }
 
+[ "$(id -u)" -eq 0 ] || fail "run it as root: it installs packages, and installs and purges the amd64 .deb"
+
 need=()
 command -v qemu-aarch64-static >/dev/null 2>&1 || need+=(qemu-user-static)
 command -v file >/dev/null 2>&1 || need+=(file)

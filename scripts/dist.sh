@@ -51,9 +51,12 @@ for t in "${targets[@]}"; do
 done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing C compilers: ${missing[*]}"
+  # root in CI; sudo on a GitHub runner (the release workflow).
+  sudo=
+  [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && sudo="sudo DEBIAN_FRONTEND=noninteractive"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q
-  apt-get install -y -q --no-install-recommends "${missing[@]}"
+  $sudo apt-get update -q
+  $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
 work=$(mktemp -d)
