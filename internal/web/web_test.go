@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -486,5 +487,60 @@ func TestLanguage(t *testing.T) {
 		if !strings.Contains(js, s) {
 			t.Errorf("app.js lacks the Chinese %s", s)
 		}
+	}
+}
+
+// TestServeOnAllInterfacesRefusesWithoutToken: the real listener on 0.0.0.0 (what a user
+// sets to reach the UI from the network) answers 401 without the token, 200 with it.
+func TestServeOnAllInterfacesRefusesWithoutToken(t *testing.T) {
+	s, err := New(Options{Listen: "0.0.0.0:0", Token: "net-tok", Backend: &fakeBackend{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	_, port, err := net.SplitHostPort(s.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		path, auth string
+		status     int
+	}{
+		{"/", "", 401},
+		{"/api/accounts", "", 401},
+		{"/api/events", "", 401},
+		{"/api/accounts", "Bearer net-tok", 200},
+	} {
+		req, _ := http.NewRequest("GET", "http://127.0.0.1:"+port+tc.path, nil)
+		if tc.auth != "" {
+			req.Header.Set("Authorization", tc.auth)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != tc.status {
+			t.Errorf("%s (auth %q): %d, want %d", tc.path, tc.auth, res.StatusCode, tc.status)
+		}
+	}
+	res, err := http.Post("http://127.0.0.1:"+port+"/api/accounts/mobile/poll", "application/json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 401 {
+		t.Errorf("action without token: %d", res.StatusCode)
 	}
 }
