@@ -134,7 +134,7 @@ func TestExampleConfigFollowsTheProviders(t *testing.T) {
 			}
 			return "from-env-" + k, true
 		},
-		ReadFile:  func(string) ([]byte, error) { return []byte("secret-from-file"), nil },
+		ReadFile: func(string) ([]byte, error) { return []byte("secret-from-file"), nil },
 	})
 	if err := daemon.Check(cfg, err, logging.NewRedactor()); err != nil {
 		t.Errorf("the examples of config.example.yaml, uncommented, are not a valid config:\n%v\n\n%s", err, text)
