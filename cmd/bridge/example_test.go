@@ -140,3 +140,10 @@ func TestExampleConfigFollowsTheProviders(t *testing.T) {
 		t.Errorf("the examples of config.example.yaml, uncommented, are not a valid config:\n%v\n\n%s", err, text)
 	}
 }
+
+// The example provider (internal/providers/example) is there to be copied, not run.
+func TestExampleProviderIsNotInTheBinary(t *testing.T) {
+	if _, ok := providers.Lookup("example"); ok {
+		t.Error("provider example is registered in the binary")
+	}
+}
