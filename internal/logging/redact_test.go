@@ -197,3 +197,53 @@ func TestMaskPhoneNumber(t *testing.T) {
 		}
 	}
 }
+
+// No mainland mobile number survives MaskPhone, whatever surrounds it, and text without
+// one comes back unchanged.
+func FuzzMaskPhone(f *testing.F) {
+	for _, s := range []string{"18912345678", "x8618912345678y", "008618912345678", "1700000000000", "+86 189 1234 5678", "١٨٩"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		out := logging.MaskPhone(s)
+		if logging.MaskPhone(out) != out {
+			t.Fatalf("masking %q twice changes it again: %q", s, out)
+		}
+		for i := 0; i+11 <= len(out); i++ {
+			run := out[i : i+11]
+			if isMobileRun(out, i) {
+				t.Fatalf("%q left the number %q in %q", s, run, out)
+			}
+		}
+		if len(out) != len(s) {
+			t.Fatalf("length changed: %q -> %q", s, out)
+		}
+	})
+}
+
+// isMobileRun reports whether out[i:i+11] is a maximal 11-digit run 1[3-9]… (or one
+// after a bare 86 / 0086 country code), which MaskPhone must have masked.
+func isMobileRun(out string, i int) bool {
+	digit := func(k int) bool { return k >= 0 && k < len(out) && out[k] >= '0' && out[k] <= '9' }
+	for k := i; k < i+11; k++ {
+		if !digit(k) {
+			return false
+		}
+	}
+	if out[i] != '1' || out[i+1] < '3' || out[i+1] > '9' || digit(i+11) {
+		return false
+	}
+	start := i
+	for digit(start - 1) {
+		start--
+	}
+	switch i - start {
+	case 0:
+		return true
+	case 2:
+		return out[start:i] == "86"
+	case 4:
+		return out[start:i] == "0086"
+	}
+	return false
+}

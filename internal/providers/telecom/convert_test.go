@@ -479,3 +479,30 @@ func TestThrottleCapIgnoresSpeeds(t *testing.T) {
 		}
 	}
 }
+
+// A cap read from any throttle text is a volume the text names, never one followed by a
+// speed unit, and never negative.
+func FuzzCapVolume(f *testing.F) {
+	for _, s := range []string{"40GB后降速", "降速至1Mbps(超40GB后)", "降速1MB/s(超20.5GB)", "2Mbit/s降速，30GB", "1.5.5GB", "9999999999999999TB"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		kb, ok := capVolume(s)
+		if !ok {
+			return
+		}
+		if kb < 0 {
+			t.Fatalf("%q: negative cap %d", s, kb)
+		}
+		for _, m := range volumeRe.FindAllStringSubmatch(s, -1) {
+			if m[3] != "" {
+				continue
+			}
+			if v, _ := parseKB(m[1] + m[2]); v == kb {
+				return // the first volume named
+			}
+			t.Fatalf("%q: cap %d KB is not its first volume %q", s, kb, m[0])
+		}
+		t.Fatalf("%q: cap %d KB without a volume in the text", s, kb)
+	})
+}

@@ -70,3 +70,33 @@ func TestTextBoolOptList(t *testing.T) {
 		t.Errorf("list %+v, not a list %+v", v.L, v.NotList)
 	}
 }
+
+// Whatever an upstream sends, the lenient types never fail the surrounding decoding, a
+// number read is finite and believable, and the kept raw text stays an excerpt.
+func FuzzLenient(f *testing.F) {
+	for _, s := range []string{`"50.0"`, `1e400`, `"1,2,3"`, `null`, `{"a":[1]}`, `"\u00a0 7 "`, `true`, `"NaN"`, `-0`, `"` + string(make([]byte, 50)) + `"`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, field string) {
+		doc := []byte(`{"n":` + field + `,"t":` + field + `,"b":` + field + `,"o":` + field + `,"l":` + field + `}`)
+		if !json.Valid(doc) {
+			return
+		}
+		var v struct {
+			N Num                    `json:"n"`
+			T Text                   `json:"t"`
+			B Bool                   `json:"b"`
+			O Opt[struct{ X Num }]   `json:"o"`
+			L List[struct{ X Text }] `json:"l"`
+		}
+		if err := json.Unmarshal(doc, &v); err != nil {
+			t.Fatalf("%s: %v", doc, err)
+		}
+		if v.N.OK && (v.N.V != v.N.V || v.N.V > MaxNum || v.N.V < -MaxNum || v.N.Raw != "") {
+			t.Fatalf("%s: number %+v", field, v.N)
+		}
+		if r := []rune(v.N.Raw); len(r) > rawExcerpt+1 {
+			t.Fatalf("raw text of %d runes kept", len(r))
+		}
+	})
+}
