@@ -92,9 +92,23 @@ const GroupMaxPayload = 4 << 10
 func (d *Daemon) startGroups(ctx context.Context) {
 	base := d.topics.BaseTopic + "/"
 	for _, g := range d.groups {
+		// Only the instance holding the group's claim takes its messages (orders): see
+		// claim.go. Without the claim (not connected, or another instance has it) they
+		// are left to the owner.
+		var claim *groupClaim
+		if len(g.Group.Topics()) > 0 {
+			var err error
+			if claim, err = newGroupClaim(d.cfg.MQTT, base+g.Kind+"/claim", d.log.With("group", g.Kind, "component", "claim")); err != nil {
+				d.log.Error("group claim not set up: its orders are not taken", "group", g.Kind, "err", err)
+				continue
+			}
+			claim.start()
+		}
 		for _, filter := range g.Group.Topics() {
 			d.mqtt.Subscribe(mqtt.Subscription{Filter: base + filter, MaxPayload: GroupMaxPayload, Handler: func(topic string, payload []byte) {
-				g.Group.Handle(ctx, strings.TrimPrefix(topic, base), payload)
+				if !claim.Offer(func() { g.Group.Handle(ctx, strings.TrimPrefix(topic, base), payload) }) {
+					d.log.Info("message left to the instance that holds the claim", "group", g.Kind, "topic", topic)
+				}
 			}})
 		}
 		d.wg.Add(1)
@@ -102,6 +116,9 @@ func (d *Daemon) startGroups(ctx context.Context) {
 			defer d.wg.Done()
 			if err := g.Group.Run(ctx); err != nil && ctx.Err() == nil {
 				d.log.Error("group stopped", "group", g.Kind, "err", err)
+			}
+			if claim != nil {
+				claim.close()
 			}
 		}()
 	}

@@ -3,6 +3,7 @@ package sms_test
 import (
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -281,5 +282,59 @@ func TestSMSOrderSurvivesRestart(t *testing.T) {
 	await(t, w, e.Base+"/sms/order/restart-2", "number", "failed")
 	if n := m.five.Count(fake.OpBuy); n != 2 {
 		t.Errorf("5SIM buys after a duplicate and a new order = %d, want 2", n)
+	}
+}
+
+// TestSMSOrderBoughtOnceByTwoInstances: two daemons with the same base topic and SMS
+// accounts on one broker (issue 14's "both bought a number"). The retained claim lets one
+// take the orders: an order published once is bought once. When that one stops, the other
+// takes the next order, again once.
+func TestSMSOrderBoughtOnceByTwoInstances(t *testing.T) {
+	m := startMarket(t)
+	e := daemontest.New(t)
+	w := e.Watch()
+	cfgA := e.Config(m.cfg, m.sms)
+	cfgB := e.Config(m.cfg, m.sms)
+	cfgB.MQTT.ClientID += "_b"
+	cfgB.Store.Path = filepath.Join(t.TempDir(), "b.db")
+	stopA := e.Start(cfgA)
+	stopB := e.Start(cfgB)
+	// One claim settles as the owner's.
+	activeClaim := func(not string) (owner string) {
+		w.Next(func(msg mqtttest.Message) bool {
+			var c struct {
+				Owner  string `json:"owner"`
+				Active bool   `json:"active"`
+			}
+			if msg.Topic == e.Base+"/sms/claim" && json.Unmarshal([]byte(msg.Payload), &c) == nil && c.Active && c.Owner != not {
+				owner = c.Owner
+				return true
+			}
+			return false
+		})
+		return owner
+	}
+	owner := activeClaim("")
+
+	order := func(rid string) {
+		t.Helper()
+		w.Publish(e.Base+"/sms/order", `{"request_id":"`+rid+`","service":"tg","country":"cn"}`, false)
+		if got := await(t, w, e.Base+"/sms/order/"+rid, "done", "failed", "cancelled"); got[len(got)-1].Status != "done" {
+			t.Fatalf("%s: %+v", rid, got)
+		}
+	}
+	order("twice-1")
+	// Stop the owner (it finishes what it does, and releases the claim): the other one
+	// claims and takes the next order.
+	stopOwner, stopOther := stopA, stopB
+	if strings.HasPrefix(owner, cfgB.MQTT.ClientID+"/") {
+		stopOwner, stopOther = stopB, stopA
+	}
+	stopOwner()
+	activeClaim(owner) // orders published before the new owner's claim settles reach nobody
+	order("twice-2")
+	stopOther()
+	if n := m.five.Count(fake.OpBuy); n != 2 {
+		t.Errorf("5SIM buys = %d, want one per order", n)
 	}
 }
