@@ -17,6 +17,7 @@ import (
 	"github.com/accountbridge/accountbridge/internal/config"
 	"github.com/accountbridge/accountbridge/internal/discovery"
 	"github.com/accountbridge/accountbridge/internal/hapublish"
+	"github.com/accountbridge/accountbridge/internal/instance"
 	"github.com/accountbridge/accountbridge/internal/logging"
 	"github.com/accountbridge/accountbridge/internal/mqtt"
 	"github.com/accountbridge/accountbridge/internal/poller"
@@ -50,6 +51,8 @@ type Daemon struct {
 	clock    clock.Clock
 	store    *store.Store
 	mqtt     *mqtt.Client         // the connection
+	mqttOpts mqtt.Options         // its settings, for the instance claim's own connection
+	self     instance.Identity    // who this daemon is on the broker
 	pub      *hapublish.Publisher // Home Assistant's devices on it
 	poller   *poller.Poller
 	topics   discovery.Options
@@ -136,12 +139,14 @@ func New(ctx context.Context, opts Options) (_ *Daemon, err error) {
 		BaseTopic: cfg.MQTT.BaseTopic, DiscoveryPrefix: cfg.MQTT.DiscoveryPrefix, QoS: 1, BridgeID: cfg.Shard.BridgeID(),
 		Origin: discovery.Origin{Name: "accountbridge", SWVersion: version.String(), SupportURL: "https://github.com/accountbridge/accountbridge"},
 	}
-	d.mqtt, err = mqtt.New(mqtt.Options{
+	d.mqttOpts = mqtt.Options{
 		Broker: cfg.MQTT.Broker, Username: cfg.MQTT.Username, Password: cfg.MQTT.Password, TLS: tlsCfg,
 		ClientID: cfg.MQTT.ClientID, KeepAlive: cfg.MQTT.KeepAlive.D(),
 		AvailabilityTopic: d.topics.BridgeAvailabilityTopic(), QoS: d.topics.QoS,
 		Logger: d.log.With("component", "mqtt"),
-	})
+	}
+	d.self = instance.New(cfg.MQTT.ClientID, cfg.Shard, version.String(), opts.Clock.Now())
+	d.mqtt, err = mqtt.New(d.mqttOpts)
 	if err != nil {
 		return nil, err
 	}
@@ -204,12 +209,14 @@ func New(ctx context.Context, opts Options) (_ *Daemon, err error) {
 // and everything has shut down: in-flight polls finished (or were cancelled at the
 // shutdown deadline), offline published, store closed.
 func (d *Daemon) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	claim := d.claim(ctx, cancel)
 	if err := d.restore(ctx); err != nil {
 		d.log.Warn("could not restore the last published devices", "err", err)
 	}
 	// Commands are button presses, switch states and numbers: mqtt.DefaultMaxPayload.
 	d.mqtt.Subscribe(mqtt.Subscription{Filter: d.topics.BaseTopic + "/+/+/set", Handler: d.onCommand})
-	d.mqtt.Start()
 	bg, stopBG := context.WithCancel(context.Background())
 	d.alerts.Start()
 	d.startGroups(bg)
@@ -243,13 +250,60 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.wg.Wait()
 	d.alerts.Stop(sctx)
 	d.publishInfo()
+	<-claim.done
 	d.mqtt.Close()
+	if claim.holder != nil {
+		claim.holder.Close()
+	}
+	if claim.err != nil {
+		errs = append(errs, claim.err)
+	}
 	if err := d.store.Close(); err != nil {
 		errs = append(errs, err)
 	}
 	d.writeHealth(true) // `bridge health` says stopped at once, not after the file ages
 	d.log.Info("stopped")
 	return errors.Join(errs...)
+}
+
+// claiming is the instance claim running beside the daemon (see claim).
+type claiming struct {
+	done   chan struct{}    // closed when the claim goroutine ended; then the fields are set
+	holder *instance.Holder // the claim, once granted
+	err    error            // the refusal to run next to another instance
+}
+
+// claim claims this instance's base topic (internal/instance) and only then connects the
+// daemon's own MQTT connection: it shares its client id with any other instance of the
+// same config, and connecting it would take over that instance's session. Polling does
+// not wait (a daemon started while the broker is down still polls and alerts). When
+// another instance is in the way, the daemon stops (cancel) and Run returns the refusal.
+func (d *Daemon) claim(ctx context.Context, cancel context.CancelFunc) *claiming {
+	c := &claiming{done: make(chan struct{})}
+	go func() {
+		defer close(c.done)
+		holder, err := instance.Claim(ctx, instance.Options{MQTT: d.mqttOpts, Base: d.topics.BaseTopic, Self: d.self,
+			Logger: d.log.With("component", "instance")})
+		if err != nil {
+			if ctx.Err() == nil {
+				d.log.Error("refusing to run", "err", err)
+				c.err = err
+				cancel()
+			}
+			return
+		}
+		c.holder = holder
+		d.mqtt.Start()
+		select {
+		case conflict := <-holder.Conflict():
+			// Two instances that started at the same moment: the younger one stops.
+			d.log.Error("another instance serves this base topic; stopping", "err", conflict)
+			c.err = conflict
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return c
 }
 
 // restore re-publishes the devices stored by the last run, so HA has them (and their
@@ -537,7 +591,7 @@ func (d *Daemon) bridgeStats() bridge.Stats {
 		LastCycle: d.cycle.last, MQTTReconnects: d.mqtt.Reconnects(),
 		AccountsOK: d.byState[poller.StateOK], AccountsQuarantined: d.byState[poller.StateQuarantined],
 		AccountsFailing: d.byState[poller.StateFailing], AlertsExpired: d.alerts.Expired(),
-		Shard: d.cfg.Shard}
+		Shard: d.cfg.Shard, Instance: d.self.ClientID + " " + d.self.RunID}
 }
 
 // publishBridge refreshes the bridge device between its own scheduled polls, so account

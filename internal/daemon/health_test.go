@@ -1,6 +1,7 @@
 package daemon_test
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -14,6 +15,7 @@ import (
 	"github.com/accountbridge/accountbridge/internal/config"
 	"github.com/accountbridge/accountbridge/internal/daemon"
 	"github.com/accountbridge/accountbridge/internal/daemon/daemontest"
+	"github.com/accountbridge/accountbridge/internal/instance"
 )
 
 // A clean stop marks the health file: `bridge health` fails at once, not once the file
@@ -94,5 +96,32 @@ func TestCheckHealthSeesAZombie(t *testing.T) {
 	}
 	if err := daemon.CheckHealth(cfg, time.Now()); err == nil || !strings.Contains(err.Error(), "is not running") {
 		t.Errorf("CheckHealth = %v", err)
+	}
+}
+
+// A second daemon with the same base topic refuses to run, naming the first; the first
+// keeps running.
+func TestSecondDaemonOnTheSameBaseTopicIsRefused(t *testing.T) {
+	e := daemontest.New(t)
+	cfg := e.Config("  []")
+	w := e.Watch()
+	e.Start(cfg)
+	avail := e.Base + "/bridge/availability"
+	w.WaitFor(avail, "online")
+
+	second := e.Config("  []") // the same base topic and client id, another store
+	second.Store.Path = filepath.Join(t.TempDir(), "ab.db")
+	d, err := daemon.New(context.Background(), daemon.Options{Config: second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = d.Run(context.Background())
+	if !instance.IsConflict(err) || !strings.Contains(err.Error(), cfg.MQTT.ClientID) {
+		t.Fatalf("the second daemon's Run = %v, want a refusal naming %s", err, cfg.MQTT.ClientID)
+	}
+	// The first is undisturbed: its availability is still the retained "online" (the
+	// second never connected with their shared client id).
+	if m := e.Broker.Watch(t, avail).WaitFor(avail, "*"); m.Payload != "online" {
+		t.Errorf("the first daemon's availability is %q", m.Payload)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
@@ -35,9 +36,19 @@ type Options struct {
 	// AvailabilityTopic is the bridge's own availability: retained "online" after every
 	// connect, "offline" as the last will and on Close. Required.
 	AvailabilityTopic string
-	QoS               byte // of every publish and subscription; at most 1
-	Logger            *slog.Logger
-	PublishWait       time.Duration // how long to wait for a QoS 1 acknowledgement, default 10s
+	// Online and Offline replace "online" and "offline" when Online is set (an instance
+	// claim: the claim, and the claim marked gone). Offline must not be empty: brokers
+	// refuse a will without a payload.
+	Online, Offline []byte
+	// ClearOnClose: Close deletes the retained message on AvailabilityTopic (an empty
+	// payload) instead of publishing Offline.
+	ClearOnClose bool
+	// Ordered hands messages to the handlers one at a time, in the order they arrived,
+	// instead of each on its own goroutine; handlers must then return quickly.
+	Ordered     bool
+	QoS         byte // of every publish and subscription; at most 1
+	Logger      *slog.Logger
+	PublishWait time.Duration // how long to wait for a QoS 1 acknowledgement, default 10s
 	// ProbeInterval is how often the client tries again while the broker is unreachable
 	// (no TCP connection, or it drops during the handshake), default 1s: a connection
 	// attempt to a host that is down costs nothing, and the client is back within about
@@ -124,10 +135,14 @@ func New(opts Options) (*Client, error) {
 	if opts.RefusedBackoff == 0 {
 		opts.RefusedBackoff = 2 * time.Second
 	}
+	if opts.Online == nil {
+		opts.Online, opts.Offline = []byte("online"), []byte("offline")
+	}
 	cl := &Client{opts: opts, log: opts.Logger, subs: map[string]Subscription{},
 		done: make(chan struct{}), lost: make(chan error, 1)}
 	// Our own retained availability is expected on subscribe and needs no action.
-	cl.subs[opts.AvailabilityTopic] = Subscription{Filter: opts.AvailabilityTopic, Handler: cl.onOwnAvailability, MaxPayload: 16}
+	cl.subs[opts.AvailabilityTopic] = Subscription{Filter: opts.AvailabilityTopic, Handler: cl.onOwnAvailability,
+		MaxPayload: max(16, len(opts.Offline))}
 
 	// paho's own reconnect is off: its backoff doubles up to MaxReconnectInterval whatever
 	// the cause, so after a long outage the client came back up to a minute after the
@@ -140,14 +155,14 @@ func New(opts Options) (*Client, error) {
 		SetPassword(opts.Password).
 		SetKeepAlive(opts.KeepAlive).
 		SetCleanSession(true).
-		SetOrderMatters(false).
+		SetOrderMatters(opts.Ordered).
 		SetAutoReconnect(false).
 		SetConnectRetry(false).
 		// 3.1.1 only: paho's fallback to 3.1 after a refusal would replace the broker's
 		// reason (bad password) with "unacceptable protocol version".
 		SetProtocolVersion(4).
 		SetConnectTimeout(10*time.Second).
-		SetWill(opts.AvailabilityTopic, "offline", opts.QoS, true).
+		SetBinaryWill(opts.AvailabilityTopic, opts.Offline, opts.QoS, true).
 		SetOnConnectHandler(cl.connected).
 		SetConnectionLostHandler(func(_ paho.Client, err error) {
 			select {
@@ -291,14 +306,24 @@ func Classify(err error) (reason string, refused bool) {
 	case errors.As(err, &alert):
 		return "TLS: the broker refused the handshake: " + alert.Error() + " (check mqtt.cert_file and mqtt.key_file)", true
 	}
+	// Unreachable: a stable reason (no addresses or ports), so that it is logged once.
+	var dnsErr *net.DNSError
 	var netErr net.Error
+	switch {
+	case errors.As(err, &dnsErr):
+		return "unreachable: cannot resolve " + dnsErr.Name + ": " + dnsErr.Err, false
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "unreachable: connection refused (is the broker running?)", false
+	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		return "unreachable: no route to the broker's host", false
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "unreachable: the connection closed during the handshake", false
+	case errors.As(err, &netErr) && netErr.Timeout():
+		return "unreachable: timed out", false
+	}
 	var opErr *net.OpError
-	if errors.As(err, &opErr) || errors.As(err, &netErr) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		msg := err.Error()
-		if _, after, ok := strings.Cut(msg, " : "); ok {
-			msg = after // paho prefixes "network Error : "
-		}
-		return "unreachable: " + msg, false
+	if errors.As(err, &opErr) {
+		return "unreachable: " + opErr.Op + ": " + opErr.Err.Error(), false
 	}
 	return err.Error(), false
 }
@@ -358,7 +383,11 @@ func (cl *Client) subscribeAll(subs map[string]Subscription) {
 				}
 				return
 			}
-			go s.Handler(m.Topic(), m.Payload())
+			if cl.opts.Ordered && filter != cl.opts.AvailabilityTopic { // that one publishes: it must not block the reader
+				s.Handler(m.Topic(), m.Payload())
+			} else {
+				go s.Handler(m.Topic(), m.Payload())
+			}
 		})
 	}
 	t := cl.c.SubscribeMultiple(filters, nil)
@@ -397,7 +426,7 @@ func (cl *Client) sayOnline() {
 	if cl.closed.Load() {
 		return
 	}
-	if err := cl.Enqueue([]Message{{cl.opts.AvailabilityTopic, []byte("online")}})(); err != nil {
+	if err := cl.Enqueue([]Message{{cl.opts.AvailabilityTopic, cl.opts.Online}})(); err != nil {
 		cl.log.Warn("could not publish online; repeated on the next connect", "err", err)
 	}
 }
@@ -406,10 +435,12 @@ func (cl *Client) sayOnline() {
 // connected: after a quick reconnect with the same client id, the broker may publish the
 // old connection's will after our new "online".
 func (cl *Client) onOwnAvailability(_ string, payload []byte) {
-	if string(payload) != "offline" || cl.closed.Load() || !cl.c.IsConnectionOpen() {
+	// Anything but our own "online" (our old will, or someone deleting the topic) is put right.
+	if string(payload) == string(cl.opts.Online) || cl.closed.Load() || !cl.c.IsConnectionOpen() {
 		return
 	}
-	cl.log.Info("our last will arrived after we reconnected; saying online again")
+	cl.log.Info("our availability was overwritten (our last will after a reconnect?); saying online again",
+		"topic", cl.opts.AvailabilityTopic, "payload", logging.Excerpt(payload))
 	cl.sayOnline()
 }
 
@@ -468,7 +499,11 @@ func (cl *Client) Close() {
 		return
 	}
 	if cl.c.IsConnectionOpen() {
-		if err := cl.Enqueue([]Message{{cl.opts.AvailabilityTopic, []byte("offline")}})(); err != nil {
+		last := cl.opts.Offline
+		if cl.opts.ClearOnClose {
+			last = []byte{}
+		}
+		if err := cl.Enqueue([]Message{{cl.opts.AvailabilityTopic, last}})(); err != nil {
 			cl.log.Warn("could not publish offline before disconnecting", "err", err)
 		}
 	}

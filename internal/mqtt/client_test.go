@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"syscall"
@@ -264,8 +265,9 @@ func TestClassify(t *testing.T) {
 		{"unknown CA", fmt.Errorf("network Error : %w", &tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}), "unknown authority", true},
 		{"name mismatch", fmt.Errorf("network Error : %w", &tls.CertificateVerificationError{Err: x509.HostnameError{Certificate: &x509.Certificate{}, Host: "mqtt.lan"}}), "name mismatch", true},
 		{"plain TCP port", fmt.Errorf("network Error : %w", tls.RecordHeaderError{Msg: "first record does not look like a TLS handshake"}), "does not speak TLS", true},
-		{"down", fmt.Errorf("network Error : %w", &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}), "unreachable: dial tcp: connection refused", false},
-		{"dropped", fmt.Errorf("network Error : %w", io.EOF), "unreachable: EOF", false},
+		{"down", fmt.Errorf("network Error : %w", &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}), "unreachable: connection refused", false},
+		{"dropped", fmt.Errorf("network Error : %w", io.EOF), "unreachable: the connection closed during the handshake", false},
+		{"reset", fmt.Errorf("network Error : %w", &net.OpError{Op: "read", Net: "tcp", Err: &os.SyscallError{Syscall: "read", Err: syscall.ECONNRESET}}), "unreachable: the connection closed during the handshake", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, refused := mqtt.Classify(tc.err)

@@ -30,6 +30,9 @@ type Stats struct {
 	MQTTReconnects      int
 	Shard               shard.Shard // which instance this is; the zero value is the only one
 	AlertsExpired       int64       // alerts dropped from the outbox unsent (alerts.expire_after)
+	// Instance is who this daemon is on the broker: "<client id> <run id>", the run id new
+	// at every start (its claim is on <base>/bridge/claims/<run id>). "" before it is known.
+	Instance string
 }
 
 // Provider reports Stats as a device.
@@ -66,6 +69,8 @@ var entities = []providers.Entity{
 		StateClass: "total_increasing", Icon: "mdi:lan-pending", Category: providers.CategoryDiagnostic},
 	{Key: "alerts_expired", Name: "Alerts expired", Component: providers.Sensor,
 		StateClass: "total_increasing", Icon: "mdi:bell-cancel", Category: providers.CategoryDiagnostic},
+	{Key: "instance", Name: "Instance", Component: providers.Sensor, Icon: "mdi:identifier",
+		Category: providers.CategoryDiagnostic},
 }
 
 // Device describes the bridge device with the given stats.
@@ -81,6 +86,9 @@ func Device(s Stats) providers.Device {
 	}
 	if !s.Started.IsZero() {
 		values["started"] = s.Started
+	}
+	if s.Instance != "" {
+		values["instance"] = s.Instance
 	}
 	if s.LastCycle > 0 {
 		values["last_cycle_duration"] = s.LastCycle.Seconds()
@@ -120,5 +128,6 @@ var Names = map[string]providers.Names{
 		"last_cycle_duration":  "上轮轮询耗时",
 		"mqtt_reconnects":      "MQTT 重连次数",
 		"alerts_expired":       "过期未送达告警",
+		"instance":             "实例",
 	}},
 }
