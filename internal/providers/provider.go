@@ -45,7 +45,9 @@ type Account struct {
 	Proxy    string // per-account proxy URL (also applied by httpx)
 	// Decode strictly decodes the provider-specific keys of the account into v (a pointer
 	// to a struct with yaml tags). Unknown keys and type errors come back with file:line.
-	// Fields tagged `secret:"true"` are registered with the log redactor.
+	// Fields tagged `secret:"true"` are registered with the log redactor. It is always set
+	// (by the daemon, or by a test): a factory calls it without checking for nil, and
+	// keeps going after its errors so that they are reported with its own (SettingError).
 	Decode func(v any) error
 }
 
