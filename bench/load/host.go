@@ -7,11 +7,19 @@ package main
 
 import (
 	"bufio"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/binary"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -19,11 +27,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/accountbridge/accountbridge/internal/mqtt/broker"
 	gasfake "github.com/accountbridge/accountbridge/internal/providers/gas/fake"
 	onecloudfake "github.com/accountbridge/accountbridge/internal/providers/onecloud/fake"
+	smsfake "github.com/accountbridge/accountbridge/internal/providers/sms/fake"
 	telecomfake "github.com/accountbridge/accountbridge/internal/providers/telecom/fake"
 )
 
@@ -33,6 +43,8 @@ type hostInfo struct {
 	TelecomKey  string `json:"telecom_key"`
 	GasURL      string `json:"gas_url"`
 	OneCloudURL string `json:"onecloud_url"`
+	SMSURL      string `json:"sms_url"`
+	SMSKey      string `json:"sms_key"`
 	BrokerURL   string `json:"broker_url"` // the counting proxy the daemon connects to
 	Upstream    string `json:"upstream"`   // the broker behind it
 	StatsURL    string `json:"stats_url"`
@@ -73,6 +85,16 @@ func telecomPhone(n int) string  { return fmt.Sprintf("189%08d", n) }
 func gasUserCode(n int) string   { return fmt.Sprintf("%08d", 20000000+n) }
 func gasMobile(n int) string     { return fmt.Sprintf("138%08d", n) }
 func onecloudPhone(n int) string { return fmt.Sprintf("137%08d", n) }
+func smsKey(n int) string        { return fmt.Sprintf("load-activate-key-%05d", n) }
+
+// telecomPlans: what the telecom accounts answer, by account number. Every other account
+// has the full plan (packages and a 2-member shared plan, the heaviest answer); the others
+// cycle through the remaining plans, so answers differ in shape as well as in values.
+var telecomPlans = []telecomfake.Plan{
+	telecomfake.PlanNormal, telecomfake.PlanOverQuota, telecomfake.PlanNormal, telecomfake.PlanCapped,
+	telecomfake.PlanNormal, telecomfake.PlanUnlimited, telecomfake.PlanNormal, telecomfake.PlanSparse,
+	telecomfake.PlanNormal, telecomfake.PlanBalanceOnly,
+}
 
 const telecomPassword = "123456"
 
@@ -96,14 +118,70 @@ func (p prefixRouter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p[n].ServeHTTP(w, r)
 }
 
-func serve(h http.Handler) (string, error) {
+// serve serves h on a free loopback port, over TLS when cert is given (the upstreams are
+// HTTPS in real life, and the handshakes and encryption are part of a poll's cost).
+func serve(h http.Handler, cert *tls.Certificate) (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second}
+	if cert == nil {
+		go func() { _ = srv.Serve(ln) }()
+		return "http://" + ln.Addr().String(), nil
+	}
+	ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{*cert}, NextProtos: []string{"h2", "http/1.1"}})
 	go func() { _ = srv.Serve(ln) }()
-	return "http://" + ln.Addr().String(), nil
+	return "https://" + ln.Addr().String(), nil
+}
+
+// selfSigned makes a certificate for 127.0.0.1 that is its own CA and writes it (PEM) to
+// caFile, which the daemon is told to trust (SSL_CERT_FILE).
+func selfSigned(caFile string) (*tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "accountbridge load fakes"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(7 * 24 * time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
+		DNSNames:              []string{"localhost"},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		return nil, err
+	}
+	return &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
+}
+
+// withLatency delays every request by d (for fakes without a latency knob) and counts them.
+type withLatency struct {
+	h     http.Handler
+	d     time.Duration
+	count atomic.Int64
+}
+
+func (l *withLatency) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	l.count.Add(1)
+	if l.d > 0 {
+		t := time.NewTimer(l.d)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+		}
+	}
+	l.h.ServeHTTP(w, r)
 }
 
 // runHost serves until stdin closes (the parent ended).
@@ -112,16 +190,31 @@ func runHost(cfg loadConfig) error {
 	tel := telecomfake.New()
 	var gas []*gasfake.Server
 	var one []*onecloudfake.Server
+	var sms []*smsfake.Activate
+	// Every account answers differently: its own plan, data use, balance, history, boxes.
 	for _, a := range accts {
 		switch a.Kind {
 		case "telecom":
-			tel.AddAccount(telecomPhone(a.N), telecomPassword, telecomfake.PlanNormal)
+			tel.AddAccount(telecomPhone(a.N), telecomPassword, telecomPlans[a.N%len(telecomPlans)])
+			tel.AddDataUse(telecomPhone(a.N), int64(a.N%4096)*37)
 		case "gas":
-			gas = append(gas, gasfake.New(gasfake.Options{UserCode: gasUserCode(a.N), Mobile: gasMobile(a.N), HistoryDays: 400}))
+			gas = append(gas, gasfake.New(gasfake.Options{UserCode: gasUserCode(a.N), Mobile: gasMobile(a.N),
+				HistoryDays: 300 + a.N%200, InitialReading: 500 + float64(a.N%1000), Balance: 20 + float64(a.N%300)/3}))
 		case "onecloud":
 			o := onecloudfake.Default()
 			o.Phone = onecloudPhone(a.N)
+			o.Balance += float64(a.N%100) / 7
+			o.TotalIncomeBefore += float64(a.N % 1000)
+			if a.N%3 == 0 {
+				o.Boxes = o.Boxes[:1]
+			}
 			one = append(one, onecloudfake.New(o))
+		case "sms":
+			f := smsfake.NewActivate(smsKey(a.N))
+			f.SetBalance(100 + float64(a.N%500))
+			f.SetOffer("tg", "187", 8+float64(a.N%7), a.N%50)
+			f.SetOffer("wa", "187", 12+float64(a.N%5), 40)
+			sms = append(sms, f)
 		}
 	}
 	// The latency: on the one call every poll makes once ("poll"), or on every request.
@@ -150,34 +243,48 @@ func runHost(cfg loadConfig) error {
 	}
 	var info hostInfo
 	var err error
+	var cert *tls.Certificate
+	if cfg.CAFile != "" {
+		if cert, err = selfSigned(cfg.CAFile); err != nil {
+			return err
+		}
+	}
 	info.TelecomKey = tel.PublicKeyPEM()
-	if info.TelecomURL, err = serve(tel); err != nil {
+	if info.TelecomURL, err = serve(tel, cert); err != nil {
 		return err
 	}
 	gr := make(prefixRouter, len(gas))
 	for i, g := range gas {
 		gr[i] = g
 	}
-	if info.GasURL, err = serve(gr); err != nil {
+	if info.GasURL, err = serve(gr, cert); err != nil {
 		return err
 	}
 	or := make(prefixRouter, len(one))
 	for i, o := range one {
 		or[i] = o
 	}
-	if info.OneCloudURL, err = serve(or); err != nil {
+	if info.OneCloudURL, err = serve(or, cert); err != nil {
+		return err
+	}
+	// SMS: the Activate fake has no latency knob; the wrapper delays every request.
+	sr := make(prefixRouter, len(sms))
+	for i, f := range sms {
+		sr[i] = f
+	}
+	smsH := &withLatency{h: sr, d: cfg.Latency}
+	if info.SMSURL, err = serve(smsH, cert); err != nil {
 		return err
 	}
 
-	info.Upstream = cfg.Broker
-	if info.Upstream == "" {
-		b, err := broker.Start("127.0.0.1:0", nil)
-		if err != nil {
-			return err
-		}
-		defer b.Close()
-		info.Upstream = b.URL()
+	// The broker is always this process's own: the load must never reach a broker that
+	// other programs on the machine use.
+	b, err := broker.Start("127.0.0.1:0", nil)
+	if err != nil {
+		return err
 	}
+	defer b.Close()
+	info.Upstream = b.URL()
 	px := &proxy{upstream: strings.TrimPrefix(info.Upstream, "tcp://"), last: map[string][]byte{}, byKind: map[string]int64{}}
 	if info.BrokerURL, err = px.start(); err != nil {
 		return err
@@ -213,6 +320,12 @@ func runHost(cfg loadConfig) error {
 				s.Delayed += o.Count("/listPeer")
 			}
 		}
+		// Every SMS request waits the latency (a poll makes about two).
+		n := int(smsH.count.Load())
+		s.Requests += n
+		if cfg.Latency > 0 {
+			s.Delayed += n
+		}
 		if !perPoll && cfg.Latency > 0 {
 			s.Delayed = s.Requests
 		}
@@ -223,7 +336,16 @@ func runHost(cfg loadConfig) error {
 	mux.HandleFunc("/stats", func(w http.ResponseWriter, _ *http.Request) {
 		_ = json.NewEncoder(w).Encode(stats())
 	})
-	if info.StatsURL, err = serve(mux); err != nil {
+	// Every telecom and gas session ends, as upstream tokens expire: the next poll of each
+	// of those accounts must notice and log in again. (OneCloud waits at least 5 minutes
+	// between logins, a constant, so its sessions are left alone; SMS keys do not expire.)
+	mux.HandleFunc("/expire", func(w http.ResponseWriter, _ *http.Request) {
+		tel.ExpireTokens()
+		for _, g := range gas {
+			g.ExpireTokens()
+		}
+	})
+	if info.StatsURL, err = serve(mux, nil); err != nil {
 		return err
 	}
 	if err := json.NewEncoder(os.Stdout).Encode(info); err != nil {
