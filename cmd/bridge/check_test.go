@@ -58,6 +58,7 @@ func TestCheckReportsEachMistake(t *testing.T) {
 		{"group section list item", "sms:\n  watch:\n    - service: tg\naccounts:\n" + sms, []string{`3: sms.watch[0]: needs both`}},
 		{"group section unknown key", "sms:\n  max_daily_spent: 3\naccounts:\n" + sms, []string{`2: sms.max_daily_spent: unknown key (did you mean "max_daily_spend"?)`}},
 		{"group section without a good account", "sms:\n  default_strategy: cheap\n", []string{`2: sms.default_strategy: must be one of`}},
+		{"unreadable CA file", "mqtt:\n  ca_file: /nonexistent/ab/ca.pem\n", []string{`2: mqtt.ca_file: open /nonexistent/ab/ca.pem: no such file or directory`}},
 	}
 	os.Unsetenv("AB_CHECK_TEST_UNSET")
 	for _, tt := range tests {
@@ -125,6 +126,20 @@ func TestCheckEveryMistakeInOneRun(t *testing.T) {
 		}
 		if !reported[i+1] {
 			t.Errorf("line %d has a mistake but no error: %s", i+1, l)
+		}
+	}
+}
+
+// The daemon and the other commands refuse a broken config with the same complete list
+// as check: a top-level typo does not hide an account's error.
+func TestEveryCommandListsEveryError(t *testing.T) {
+	path := writeConfig(t, "mqt:\n  broker: x\naccounts:\n  - id: g\n    provider: gas\n    user_code: \"12345678\"\n    low_balance: -1\n")
+	for _, cmd := range []string{"run", "once", "reset"} {
+		code, _, errOut := runCLI(cmd, "-c", path, "g")
+		for _, w := range []string{path + `:1: mqt: unknown key`, path + `:7: accounts[0].low_balance: must be 0 or more`} {
+			if code != exitConfig || !strings.Contains(errOut, w) {
+				t.Errorf("%s: exit %d, stderr lacks %q:\n%s", cmd, code, w, errOut)
+			}
 		}
 	}
 }

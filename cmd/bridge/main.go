@@ -109,6 +109,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg, err := config.Load(path, opts)
 	if err != nil {
+		var ce config.Errors
+		if errors.As(err, &ce) {
+			// The complete list, as `bridge check` gives it, not only the file's own errors.
+			if data, rerr := os.ReadFile(path); rerr == nil {
+				partial, ierr := config.Inspect(path, data, opts)
+				err = daemon.Check(partial, ierr, logging.NewRedactor())
+			}
+		}
 		fmt.Fprintln(stderr, err)
 		return exitConfig
 	}
