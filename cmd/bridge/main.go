@@ -85,8 +85,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	case "run", "check", "once", "health", "reset":
 	case "demo":
-		if demoOpts.Accounts < 0 || fs.NArg() > 0 {
-			fmt.Fprint(stderr, usage)
+		if demoOpts.Accounts < 0 {
+			fmt.Fprintf(stderr, "bridge demo: --accounts %d: want a count of accounts per provider (0: the usual demo)\n", demoOpts.Accounts)
+			return exitConfig
+		}
+		if fs.NArg() > 0 {
+			fmt.Fprintf(stderr, "bridge demo: unexpected argument %q\n\n%s", fs.Arg(0), usage)
 			return exitConfig
 		}
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -102,3 +102,18 @@ func readFile(t *testing.T, path string) string {
 	}
 	return string(b)
 }
+
+func TestDemoRejectsBadArguments(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"demo", "--fakes-only", "--accounts", "-1"}, "--accounts -1"},
+		{[]string{"demo", "--fakes-only", "extra"}, `unexpected argument "extra"`},
+	} {
+		code, _, errOut := runCLI(tc.args...)
+		if code != exitConfig || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: code %d, stderr %q; want %d and %q", tc.args, code, errOut, exitConfig, tc.want)
+		}
+	}
+}
