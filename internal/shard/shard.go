@@ -12,8 +12,8 @@ import (
 // Shard is this instance's share of the accounts: index Index of Count. The zero value
 // (and any Count ≤ 1) is a single instance that owns every account.
 type Shard struct {
-	Index int `yaml:"index"`
-	Count int `yaml:"count"`
+	Index int `yaml:"index" json:"index"`
+	Count int `yaml:"count" json:"count"`
 }
 
 // Of returns the shard (0 … count-1) that owns key: the jump consistent hash (Lamping and
