@@ -58,6 +58,8 @@ func TestCheckReportsEachMistake(t *testing.T) {
 		{"group section list item", "sms:\n  watch:\n    - service: tg\naccounts:\n" + sms, []string{`3: sms.watch[0]: needs both`}},
 		{"group section unknown key", "sms:\n  max_daily_spent: 3\naccounts:\n" + sms, []string{`2: sms.max_daily_spent: unknown key (did you mean "max_daily_spend"?)`}},
 		{"group section without a good account", "sms:\n  default_strategy: cheap\n", []string{`2: sms.default_strategy: must be one of`}},
+		{"group setting without its section", "accounts:\n" + sms + "  - id: f\n    provider: sms\n    platform: fivesim\n    api_key: k\n    currency: USD\n",
+			[]string{`2: sms.currency: the SMS platforms report in different currencies (RUB, USD): set sms.currency`}},
 		{"unreadable CA file", "mqtt:\n  ca_file: /nonexistent/ab/ca.pem\n", []string{`2: mqtt.ca_file: open /nonexistent/ab/ca.pem: no such file or directory`}},
 	}
 	os.Unsetenv("AB_CHECK_TEST_UNSET")

@@ -24,9 +24,13 @@ func BuildGroups(cfg *config.Config, accounts []Account, opts BuildOptions) ([]G
 	opts = opts.withDefaults()
 	members := map[string][]providers.GroupMember{}
 	var kinds []string
+	firstLine := map[string]int{}
 	for _, a := range accounts {
 		if a.Info.Group == nil {
 			continue
+		}
+		if _, ok := firstLine[a.Info.Kind]; !ok {
+			firstLine[a.Info.Kind] = a.Config.Line()
 		}
 		if _, seen := members[a.Info.Kind]; !seen {
 			kinds = append(kinds, a.Info.Kind)
@@ -55,7 +59,10 @@ func BuildGroups(cfg *config.Config, accounts []Account, opts BuildOptions) ([]G
 				if section.Present() {
 					return section.Errorf(key, "%s", msg)
 				}
-				return cfg.Errorf(strings.TrimSuffix(kind+"."+key, "."), "%s", msg)
+				// No section to point at: the line of the kind's first account.
+				e := cfg.Errorf(strings.TrimSuffix(kind+"."+key, "."), "%s", msg)
+				e.Line = firstLine[kind]
+				return e
 			}, "")...)
 			continue
 		}
