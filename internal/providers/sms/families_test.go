@@ -69,7 +69,7 @@ func members() []member {
 			},
 			wrong: func(s *Settings) { s.Password = "nope" }, expired: StateWaiting,
 			deps: func() providers.Deps {
-				return providers.Deps{KV: &providers.MemoryKV{}, Now: (&tickClock{t: time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)}).now}
+				return providers.Deps{KV: &providers.MemoryKV{}, Now: tickingNow(time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC))}
 			}},
 		{family: FamilySMSMan, svc: "3", cc: "4", outSvc: "6", outCC: "4", secrets: []string{"smsman-token-secret-4"},
 			fake: func() (http.Handler, *fake.Market) {

@@ -4,10 +4,10 @@ import (
 	"context"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/accountbridge/accountbridge/internal/clock"
 	"github.com/accountbridge/accountbridge/internal/providers"
 	"github.com/accountbridge/accountbridge/internal/providers/sms/fake"
 )
@@ -18,18 +18,11 @@ const (
 	smsapiPID  = "123456"
 )
 
-// tickClock advances a minute at every reading, so the login guard (30 s between
-// attempts) never stands in the way of the re-login a test expects.
-type tickClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *tickClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(time.Minute)
-	return c.t
+// tickingNow is a clock.Fake that advances a minute at every reading, so the login guard
+// (30 s between attempts) never stands in the way of the re-login a test expects.
+func tickingNow(start time.Time) func() time.Time {
+	c := clock.NewFake(start)
+	return func() time.Time { c.Advance(time.Minute); return c.Now() }
 }
 
 type smsapiEnv struct {
@@ -48,7 +41,7 @@ func smsapiFake(t *testing.T, tweak func(*fake.SMSAPI), now func() time.Time, wr
 	f.SetOffer(smsapiPID, "cn", 0.1, 3)
 	f.SetOffer("654321", "cn", 0.1, 0)
 	if now == nil {
-		now = (&tickClock{t: time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)}).now
+		now = tickingNow(time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC))
 	}
 	env := smsapiEnv{f: f, kv: &providers.MemoryKV{}, url: serveFake(t, f, tweak, wrap) + "/api"}
 	env.a = adapterWith(t, Settings{Platform: FamilySMSAPI, Username: smsapiUser, Password: smsapiPass, BaseURL: env.url},
