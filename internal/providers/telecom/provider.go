@@ -5,6 +5,7 @@
 package telecom
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -14,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"math/big"
 	"net/url"
@@ -85,6 +87,12 @@ type Provider struct {
 
 	sessMu sync.Mutex
 	sess   *session // the stored session, once read or made: not re-read on every poll
+
+	// The last /summary payload and the hash of its content without createTime: while
+	// the content stays the same, the same payload is returned and nothing is re-published.
+	sumMu   sync.Mutex
+	sumLast []byte
+	sumHash uint64
 }
 
 var (
@@ -245,8 +253,40 @@ func (p *Provider) Poll(ctx context.Context) (providers.Snapshot, error) {
 		in.Share = sh
 	}
 	dev := Convert(in)
-	dev.Topics = map[string][]byte{"summary": SummaryJSON(p.summaryNo, data, now)}
+	dev.Topics = map[string][]byte{"summary": p.summary(data, now)}
 	return providers.Snapshot{Account: p.id, Time: now, Devices: []providers.Device{dev}}, nil
+}
+
+var summarySeed = maphash.MakeSeed()
+
+// summary is the /summary payload of this poll. createTime is when the content last
+// changed: while everything else stays the same, the previous payload is returned as it
+// was, so an unchanged account re-publishes nothing (docs/telecom.md, "Migrating from
+// ChinaTelecomMonitor").
+func (p *Provider) summary(data *importantData, now time.Time) []byte {
+	b := SummaryJSON(p.summaryNo, data, now)
+	var h maphash.Hash
+	h.SetSeed(summarySeed)
+	const field = `"createTime":"`
+	if i := bytes.Index(b, []byte(field)); i >= 0 {
+		j := i + len(field)
+		k := bytes.IndexByte(b[j:], '"')
+		if k < 0 {
+			k = len(b) - j
+		}
+		h.Write(b[:j])
+		h.Write(b[j+k:])
+	} else {
+		h.Write(b)
+	}
+	sum := h.Sum64()
+	p.sumMu.Lock()
+	defer p.sumMu.Unlock()
+	if p.sumLast != nil && sum == p.sumHash {
+		return p.sumLast
+	}
+	p.sumLast, p.sumHash = b, sum
+	return b
 }
 
 // queryFailed forgets the session when the upstream says it is dead (X201): the poller

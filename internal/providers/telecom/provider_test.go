@@ -517,3 +517,24 @@ func TestSummaryNumberMaskedUnlessOptedIn(t *testing.T) {
 		}
 	}
 }
+
+// /summary keeps its payload, createTime included, while its content does not change, so
+// an unchanged account re-publishes nothing; a change brings a new createTime.
+func TestSummaryUnchangedKeepsPayload(t *testing.T) {
+	r := newRig(t, fake.PlanNormal)
+	p := r.newProvider(r.settings())
+	first := string(mustPoll(t, p).Devices[0].Topics["summary"])
+	if !strings.Contains(first, `"createTime":"2025-06-15 16:30:45"`) {
+		t.Fatalf("first summary %s: want createTime 2025-06-15 16:30:45 (Beijing)", first)
+	}
+	r.clock.Advance(time.Hour)
+	if got := string(mustPoll(t, p).Devices[0].Topics["summary"]); got != first {
+		t.Errorf("unchanged content, summary\n%s\nwant the previous one\n%s", got, first)
+	}
+	r.clock.Advance(time.Hour)
+	r.fake.AddDataUse(testPhone, 1024)
+	got := string(mustPoll(t, p).Devices[0].Topics["summary"])
+	if got == first || !strings.Contains(got, `"createTime":"2025-06-15 18:30:45"`) {
+		t.Errorf("changed content, summary %s: want new values and createTime 2025-06-15 18:30:45", got)
+	}
+}
