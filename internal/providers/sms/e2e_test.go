@@ -1,6 +1,7 @@
 package sms_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
@@ -8,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/accountbridge/accountbridge/internal/daemon"
 	"github.com/accountbridge/accountbridge/internal/daemon/daemontest"
+	"github.com/accountbridge/accountbridge/internal/instance"
 	"github.com/accountbridge/accountbridge/internal/mqtt/mqtttest"
 	"github.com/accountbridge/accountbridge/internal/providers/sms/fake"
 )
@@ -286,9 +289,9 @@ func TestSMSOrderSurvivesRestart(t *testing.T) {
 }
 
 // TestSMSOrderBoughtOnceByTwoInstances: two daemons with the same base topic and SMS
-// accounts on one broker (issue 14's "both bought a number"). The retained claim lets one
-// take the orders: an order published once is bought once. When that one stops, the other
-// takes the next order, again once.
+// accounts on one broker (issue 14's "both bought a number"). The second is refused while
+// the first runs (internal/instance), so an order published once is bought once. When the
+// first stops, the second runs, claims the router and takes the next order, again once.
 func TestSMSOrderBoughtOnceByTwoInstances(t *testing.T) {
 	m := startMarket(t)
 	e := daemontest.New(t)
@@ -298,7 +301,6 @@ func TestSMSOrderBoughtOnceByTwoInstances(t *testing.T) {
 	cfgB.MQTT.ClientID += "_b"
 	cfgB.Store.Path = filepath.Join(t.TempDir(), "b.db")
 	stopA := e.Start(cfgA)
-	stopB := e.Start(cfgB)
 	// One claim settles as the owner's.
 	activeClaim := func(not string) (owner string) {
 		w.Next(func(msg mqtttest.Message) bool {
@@ -324,16 +326,21 @@ func TestSMSOrderBoughtOnceByTwoInstances(t *testing.T) {
 		}
 	}
 	order("twice-1")
-	// Stop the owner (it finishes what it does, and releases the claim): the other one
-	// claims and takes the next order.
-	stopOwner, stopOther := stopA, stopB
-	if strings.HasPrefix(owner, cfgB.MQTT.ClientID+"/") {
-		stopOwner, stopOther = stopB, stopA
+	// The second daemon is refused while the first runs.
+	d, err := daemon.New(context.Background(), daemon.Options{Config: cfgB})
+	if err != nil {
+		t.Fatal(err)
 	}
-	stopOwner()
+	if err := d.Run(context.Background()); !instance.IsConflict(err) {
+		t.Fatalf("the second daemon ran next to the first: %v", err)
+	}
+	// Stop the owner (it finishes what it does, and releases the claim): the other one
+	// starts, claims and takes the next order.
+	stopA()
+	stopB := e.Start(cfgB)
 	activeClaim(owner) // orders published before the new owner's claim settles reach nobody
 	order("twice-2")
-	stopOther()
+	stopB()
 	if n := m.five.Count(fake.OpBuy); n != 2 {
 		t.Errorf("5SIM buys = %d, want one per order", n)
 	}
