@@ -7,7 +7,8 @@
 #  2. Every .deb: architecture, version, /usr/bin/bridge, the unit, the conffile.
 #  3. The amd64 .deb on this machine (root): installed (system user, config group, state
 #     dir), `systemd-analyze verify` on the unit, the binary run as the unit runs it (its
-#     user, its paths, no new privileges, no capabilities), upgraded with an edited config
+#     user, its paths, no new privileges, no capabilities: check, once, and run on a
+#     Mosquitto of this script's own until `bridge health` says healthy), upgraded with an edited config
 #     (kept), removed (store and config kept), purged (all gone). A trap purges it on any
 #     failure.
 #  4. The provider, store and config tests for GOARCH=arm (GOARM=7) under qemu-arm-static,
@@ -49,9 +50,12 @@ done
 work=$(mktemp -d)
 fakes_pid=
 mosquitto_pid=
+run_pid=
 installed=
 cleanup() {
   local rc=$?
+  # The daemon first: userdel in the purge refuses a user with running processes.
+  if [ -n "$run_pid" ]; then kill "$run_pid" 2>/dev/null || true; wait "$run_pid" 2>/dev/null || true; fi
   if [ -n "$mosquitto_pid" ]; then kill "$mosquitto_pid" 2>/dev/null || true; wait "$mosquitto_pid" 2>/dev/null || true; fi
   if [ -n "$fakes_pid" ]; then kill "$fakes_pid" 2>/dev/null || true; wait "$fakes_pid" 2>/dev/null || true; fi
   if [ -n "$installed" ] && dpkg-query -W -f='${Status}' accountbridge 2>/dev/null | grep -q 'installed\|config-files'; then
@@ -62,6 +66,27 @@ cleanup() {
   exit $rc
 }
 trap cleanup EXIT
+
+# own_broker starts a Mosquitto of this script's own on a free port (once), for runs that
+# must not touch a shared broker; the trap stops it.
+own_broker_url=
+own_broker() {
+  [ -z "$own_broker_url" ] || return 0
+  if ! command -v mosquitto >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends mosquitto
+  fi
+  local port= p
+  for p in $(seq 18830 18930); do (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { port=$p; break; }; done
+  [ -n "$port" ] || fail "no free port for mosquitto in 18830-18930"
+  printf 'listener %s 127.0.0.1\nallow_anonymous true\n' "$port" > "$work/mosquitto.conf"
+  mosquitto -c "$work/mosquitto.conf" > "$work/mosquitto.log" 2>&1 &
+  mosquitto_pid=$!
+  for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { cat "$work/mosquitto.log" >&2; fail "mosquitto did not start on $port"; }
+  own_broker_url=tcp://127.0.0.1:$port
+}
 
 # ---- 1. the binaries -------------------------------------------------------------------
 
@@ -188,7 +213,7 @@ else
   step "the installed binary as the unit runs it (user accountbridge, /etc/accountbridge, /var/lib/accountbridge)"
   as_unit() {
     (cd /var/lib/accountbridge && umask 0077 &&
-      setpriv --reuid accountbridge --regid accountbridge --init-groups --no-new-privs \
+      exec setpriv --reuid accountbridge --regid accountbridge --init-groups --no-new-privs \
         --inh-caps=-all --bounding-set=-all "$@")
   }
   as_unit /usr/bin/bridge check -c /etc/accountbridge/config.yaml > /dev/null 2> "$work/check.err" ||
@@ -202,6 +227,33 @@ else
   [ "$(stat -c '%U %a' /var/lib/accountbridge/accountbridge.db)" = "accountbridge 600" ] ||
     fail "store is $(stat -c '%U %a' /var/lib/accountbridge/accountbridge.db), want accountbridge 600"
   echo "   once: $accounts accounts, store /var/lib/accountbridge/accountbridge.db (accountbridge, 0600)"
+
+  # The daemon itself, on a broker of our own (its retained topics stay there): healthy
+  # (bridge health, as the unit's user), then a clean stop on SIGTERM.
+  own_broker
+  sed -i "s|^  broker: .*|  broker: $own_broker_url|" /etc/accountbridge/config.yaml
+  # Not through as_unit: $! must be the daemon itself (the subshell execs setpriv, which
+  # execs bridge), so that SIGTERM reaches it.
+  (cd /var/lib/accountbridge && umask 0077 &&
+    exec setpriv --reuid accountbridge --regid accountbridge --init-groups --no-new-privs \
+      --inh-caps=-all --bounding-set=-all /usr/bin/bridge run -c /etc/accountbridge/config.yaml) > "$work/run.log" 2>&1 &
+  run_pid=$!
+  healthy=
+  for _ in $(seq 1 90); do
+    if as_unit /usr/bin/bridge health -c /etc/accountbridge/config.yaml 2> "$work/health.err"; then healthy=1; break; fi
+    kill -0 "$run_pid" 2>/dev/null || { cat "$work/run.log" >&2; fail "bridge run as the service user exited"; }
+    sleep 1
+  done
+  [ -n "$healthy" ] || { cat "$work/health.err" "$work/run.log" >&2; fail "bridge run as the service user not healthy after 90s"; }
+  kill -TERM "$run_pid"
+  rc=0
+  wait "$run_pid" || rc=$?
+  run_pid=
+  [ "$rc" -eq 0 ] || { cat "$work/run.log" >&2; fail "bridge run did not stop cleanly on SIGTERM (exit $rc)"; }
+  ! as_unit /usr/bin/bridge health -c /etc/accountbridge/config.yaml 2> "$work/health.err" || fail "bridge health still OK after the stop"
+  grep -q 'stopped' "$work/health.err" || fail "bridge health after the stop: $(cat "$work/health.err")"
+  [ "$(stat -c %U /var/lib/accountbridge/health.json)" = accountbridge ] || fail "health.json not the user's"
+  echo "   run: healthy on $own_broker_url, clean stop on SIGTERM ($(cat "$work/health.err"))"
 
   step "upgrade (same package, version ${VERSION}+test): the edited config stays"
   mkdir "$work/up"
@@ -250,19 +302,8 @@ if [ -z "${MQTT_TEST_BROKER:-}" ]; then
   if (exec 3<>/dev/tcp/127.0.0.1/1883) 2>/dev/null; then
     export MQTT_TEST_BROKER=tcp://127.0.0.1:1883
   else
-    if ! command -v mosquitto >/dev/null 2>&1; then
-      export DEBIAN_FRONTEND=noninteractive
-      apt-get update -q
-      apt-get install -y -q --no-install-recommends mosquitto
-    fi
-    port=
-    for p in $(seq 18830 18930); do (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { port=$p; break; }; done
-    [ -n "$port" ] || fail "no free port for mosquitto in 18830-18930"
-    printf 'listener %s 127.0.0.1\nallow_anonymous true\n' "$port" > "$work/mosquitto.conf"
-    mosquitto -c "$work/mosquitto.conf" > "$work/mosquitto.log" 2>&1 &
-    mosquitto_pid=$!
-    for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
-    export MQTT_TEST_BROKER=tcp://127.0.0.1:$port
+    own_broker
+    export MQTT_TEST_BROKER=$own_broker_url
   fi
 fi
 echo "   broker: $MQTT_TEST_BROKER"
