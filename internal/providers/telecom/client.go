@@ -28,6 +28,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/accountbridge/accountbridge/internal/providers"
@@ -409,11 +410,12 @@ func (c *client) login(ctx context.Context, dev device, now time.Time) (session,
 	if dev.AndroidID != "" {
 		req.Content.FieldData.AndroidID = Shift(dev.AndroidID, 2)
 	}
-	body, err := c.post(ctx, "login", c.loginURL+PathLogin, req)
-	if err != nil {
-		return session{}, err
-	}
-	return parseLogin(body, c.phone, now)
+	var sess session
+	err = c.post(ctx, "login", c.loginURL+PathLogin, req, func(body []byte) (err error) {
+		sess, err = parseLogin(body, c.phone, now)
+		return err
+	})
+	return sess, err
 }
 
 // importantData performs qryImportantData (docs/telecom.md, "Protocol: queries").
@@ -425,11 +427,12 @@ func (c *client) importantData(ctx context.Context, s session, now time.Time) (*
 		ProvinceCode: or(s.ProvinceCode, defaultProvince), CityCode: or(s.CityCode, defaultCity),
 		ShopID: ShopID, IsChinatelecom: "0", Account: Shift(c.phone, 2),
 	}
-	body, err := c.post(ctx, "qryImportantData", c.baseURL+PathImportant, req)
-	if err != nil {
-		return nil, err
-	}
-	return parseImportantData(body)
+	var d *importantData
+	err := c.post(ctx, "qryImportantData", c.baseURL+PathImportant, req, func(body []byte) (err error) {
+		d, err = parseImportantData(body)
+		return err
+	})
+	return d, err
 }
 
 // packages performs userFluxPackage (docs/telecom.md, "Protocol: queries").
@@ -438,12 +441,10 @@ func (c *client) packages(ctx context.Context, s session, now time.Time) (*fluxP
 	req.HeaderInfos = c.header("userFluxPackage", Timestamp(now), s.Token)
 	req.Content.Attach = "test"
 	req.Content.FieldData = PackageFields{QueryFlag: "0", AccessAuth: "1", Account: Shift(c.phone, 2)}
-	body, err := c.post(ctx, "userFluxPackage", c.baseURL+PathPackages, req)
-	if err != nil {
-		return nil, err
-	}
 	var d fluxPackageData
-	if err := parseQuery("userFluxPackage", body, &d); err != nil {
+	if err := c.post(ctx, "userFluxPackage", c.baseURL+PathPackages, req, func(body []byte) error {
+		return parseQuery("userFluxPackage", body, &d)
+	}); err != nil {
 		return nil, err
 	}
 	return &d, nil
@@ -455,47 +456,60 @@ func (c *client) share(ctx context.Context, s session, now time.Time) (*shareDat
 	req.HeaderInfos = c.header("qryShareUsage", Timestamp(now), s.Token)
 	req.Content.Attach = "test"
 	req.Content.FieldData = ShareFields{BillingCycle: now.In(wire.CST).Format("200601"), Account: Shift(c.phone, 2)}
-	body, err := c.post(ctx, "qryShareUsage", c.baseURL+PathShare, req)
-	if err != nil {
-		return nil, err
-	}
 	var d shareData
-	if err := parseQuery("qryShareUsage", body, &d); err != nil {
+	if err := c.post(ctx, "qryShareUsage", c.baseURL+PathShare, req, func(body []byte) error {
+		return parseQuery("qryShareUsage", body, &d)
+	}); err != nil {
 		return nil, err
 	}
 	return &d, nil
 }
 
-func (c *client) post(ctx context.Context, op, url string, payload any) ([]byte, error) {
+// bodies are the buffers responses are read into: a poll reads three answers of several
+// KB each, and io.ReadAll would grow a new buffer for each (doubling from 512 bytes).
+var bodies = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooled: a buffer that grew larger than this (a rare, huge answer) is not kept.
+const maxPooled = 256 << 10
+
+// post sends payload and hands the answer's body to parse. The body is only valid during
+// parse (its buffer is reused): parse must copy what it keeps, as encoding/json does.
+func (c *client) post(ctx context.Context, op, url string, payload any, parse func(body []byte) error) error {
 	buf, err := json.Marshal(payload)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", op, err)
+		return fmt.Errorf("%s: %v", op, err)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(buf))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v (check base_url / login_url)", op, err)
+		return fmt.Errorf("%s: %v (check base_url / login_url)", op, err)
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("Content-Type", "application/json; charset=UTF-8")
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w%s", op, err, tlsHint(err))
+		return fmt.Errorf("%s: %w%s", op, err, tlsHint(err))
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: reading the response: %w", op, err)
+	bb := bodies.Get().(*bytes.Buffer)
+	bb.Reset()
+	defer func() {
+		if bb.Cap() <= maxPooled {
+			bodies.Put(bb)
+		}
+	}()
+	if _, err := bb.ReadFrom(io.LimitReader(resp.Body, maxBody+1)); err != nil {
+		return fmt.Errorf("%s: reading the response: %w", op, err)
 	}
-	if len(body) > maxBody {
-		return nil, fmt.Errorf("%s: response larger than %d bytes", op, maxBody)
+	if bb.Len() > maxBody {
+		return fmt.Errorf("%s: response larger than %d bytes", op, maxBody)
 	}
 	if resp.StatusCode == http.StatusTooManyRequests {
-		return nil, fmt.Errorf("%s: HTTP %d: %w", op, resp.StatusCode, providers.ErrRateLimited)
+		return fmt.Errorf("%s: HTTP %d: %w", op, resp.StatusCode, providers.ErrRateLimited)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s: HTTP %d from China Telecom", op, resp.StatusCode)
+		return fmt.Errorf("%s: HTTP %d from China Telecom", op, resp.StatusCode)
 	}
-	return body, nil
+	return parse(bb.Bytes())
 }
 
 // tlsHint explains a handshake the server refused: with Go's defaults that can only be a

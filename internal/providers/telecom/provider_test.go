@@ -30,7 +30,7 @@ const (
 // rig is one fake upstream, one real store and a clock; newProvider builds a provider
 // on them as the daemon would after a (re)start.
 type rig struct {
-	t       *testing.T
+	t       testing.TB
 	fake    *fake.Server
 	srv     *httptest.Server
 	st      *store.Store
@@ -57,7 +57,7 @@ func (r *rig) intercept(f func(w http.ResponseWriter, req *http.Request, next ht
 	r.wrap = f
 }
 
-func newRig(t *testing.T, plan fake.Plan) *rig {
+func newRig(t testing.TB, plan fake.Plan) *rig {
 	t.Helper()
 	f := fake.New()
 	f.AddAccount(testPhone, testPassword, plan)
@@ -96,7 +96,7 @@ func (r *rig) newProvider(s Settings) *Provider {
 	return p.(*Provider)
 }
 
-func mustPoll(t *testing.T, p *Provider) providers.Snapshot {
+func mustPoll(t testing.TB, p *Provider) providers.Snapshot {
 	t.Helper()
 	snap, err := p.Poll(context.Background())
 	if err != nil {
@@ -536,5 +536,19 @@ func TestSummaryUnchangedKeepsPayload(t *testing.T) {
 	got := string(mustPoll(t, p).Devices[0].Topics["summary"])
 	if got == first || !strings.Contains(got, `"createTime":"2025-06-15 18:30:45"`) {
 		t.Errorf("changed content, summary %s: want new values and createTime 2025-06-15 18:30:45", got)
+	}
+}
+
+// One poll of a logged-in account with the full plan (the three queries through a local
+// HTTP server, parse, convert, /summary): the hot path of a telecom account.
+func BenchmarkPoll(b *testing.B) {
+	r := newRig(b, fake.PlanNormal)
+	s := r.settings()
+	p := r.newProvider(s)
+	mustPoll(b, p) // logs in
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		mustPoll(b, p)
 	}
 }
