@@ -131,8 +131,9 @@ func Claim(ctx context.Context, opts Options) (*Holder, error) {
 	}
 	h := &Holder{base: opts.Base, self: opts.Self, log: opts.Logger, conflict: make(chan *ConflictError, 1)}
 	mo := opts.MQTT
-	// Its own client id: the daemon's would take over the running instance's session.
-	mo.ClientID = opts.Self.ClientID + "-claim-" + opts.Self.RunID
+	// Its own client id (the daemon's would take over the running instance's session),
+	// short: MQTT 3.1.1 brokers need only accept 23 characters.
+	mo.ClientID = opts.Self.ClientID + "-" + opts.Self.RunID
 	mo.AvailabilityTopic = ClaimTopic(opts.Base, opts.Self)
 	mo.Online, mo.Offline, mo.ClearOnClose = self, will, true
 	mo.Ordered = true // claims replayed on subscribe arrive before the probe sent after it
