@@ -99,7 +99,7 @@ for _ in $(seq 1 120); do
   [ "$running" = true ] || fail "the container stopped"
   sleep 1
 done
-[ "$status" = healthy ] || fail "health is '$status' after 120 s"
+[ "$status" = healthy ] || fail "health is '$status' after 120 s; the checks: $(docker inspect -f '{{json .State.Health}}' "$NAME" | tail -c 800)"
 echo "ok: the image's HEALTHCHECK reports healthy"
 
 pid=$(docker inspect -f '{{.State.Pid}}' "$NAME")
