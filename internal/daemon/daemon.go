@@ -438,7 +438,7 @@ const PollTopic = providers.PollTopic
 
 // withPollDiagnostics returns dev with the poll diagnostic entities and values.
 func withPollDiagnostics(dev providers.Device, lastPoll time.Time, lastError string) providers.Device {
-	dev.Entities = append(slices.Clip(dev.Entities), pollEntities...)
+	dev.Entities = withPollEntities(dev.Entities)
 	values := make(map[string]any, len(dev.Values)+2)
 	for k, v := range dev.Values {
 		values[k] = v
@@ -449,6 +449,39 @@ func withPollDiagnostics(dev providers.Device, lastPoll time.Time, lastError str
 	values["last_error"] = lastError
 	dev.Values = values
 	return dev
+}
+
+// diagLists maps a provider's interned entity list (by its first element) to the same
+// list with the poll diagnostics appended, interned: every poll of every account adds the
+// same two entities to one of a few lists, so the combined list is built once per list
+// rather than once per poll. Bounded like the interned lists themselves.
+var diagLists struct {
+	sync.Mutex
+	m map[*providers.Entity][]providers.Entity
+}
+
+const maxDiagLists = 4096
+
+// withPollEntities returns es followed by pollEntities (shared: not to be modified).
+func withPollEntities(es []providers.Entity) []providers.Entity {
+	base := providers.InternEntities(es)
+	if len(base) == 0 {
+		return append(slices.Clip(base), pollEntities...)
+	}
+	key := &base[0]
+	diagLists.Lock()
+	defer diagLists.Unlock()
+	if l, ok := diagLists.m[key]; ok && len(l) == len(base)+len(pollEntities) {
+		return l
+	}
+	l := providers.InternEntities(append(slices.Clip(base), pollEntities...))
+	if diagLists.m == nil {
+		diagLists.m = map[*providers.Entity][]providers.Entity{}
+	}
+	if len(diagLists.m) < maxDiagLists {
+		diagLists.m[key] = l
+	}
+	return l
 }
 
 // Snapshot implements poller.Results: publish what changed and remember it.
