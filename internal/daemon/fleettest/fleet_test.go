@@ -22,6 +22,7 @@ import (
 	"github.com/accountbridge/accountbridge/internal/config"
 	"github.com/accountbridge/accountbridge/internal/daemon"
 	"github.com/accountbridge/accountbridge/internal/demo"
+	claims "github.com/accountbridge/accountbridge/internal/instance"
 	"github.com/accountbridge/accountbridge/internal/logging"
 	"github.com/accountbridge/accountbridge/internal/mqtt/mqtttest"
 	"github.com/accountbridge/accountbridge/internal/providers"
@@ -70,10 +71,16 @@ func runDaemon(path string) int {
 	}
 	if err := d.Run(ctx); err != nil {
 		log.Error("stopped with errors", "err", err)
+		if claims.IsConflict(err) {
+			return exitRefused
+		}
 		return 1
 	}
 	return 0
 }
+
+// exitRefused is a child's exit code when it refused to run next to another instance.
+const exitRefused = 3
 
 // instance is one daemon process of the fleet.
 type instance struct {
@@ -125,6 +132,19 @@ func (in *instance) kill() {
 	}
 	<-in.done
 	in.cmd = nil
+}
+
+// exited waits for the process to end by itself and returns its exit code.
+func (in *instance) exited() int {
+	in.t.Helper()
+	select {
+	case <-in.done:
+	case <-time.After(mqtttest.Wait):
+		in.t.Fatalf("instance %d still runs after %s", in.index, mqtttest.Wait)
+	}
+	code := in.cmd.ProcessState.ExitCode()
+	in.cmd = nil
+	return code
 }
 
 // stop ends the process cleanly (its standard input closes) and reports what it logged
@@ -265,7 +285,8 @@ type infoAccount struct {
 // Three instances, shards 0–2 of 3, on one broker over the fake upstreams: every account
 // is polled by exactly one instance, the one its id hashes to; every device is in Home
 // Assistant's discovery once, published by its owner; killing an instance makes exactly
-// its accounts unavailable, and restarting it brings them back without logging in again.
+// its accounts unavailable, and restarting it brings them back without logging in again;
+// a fourth instance without a shard is refused.
 func TestThreeShards(t *testing.T) {
 	const count = 3
 	ids := []string{"meter_a", "meter_b", "meter_c", "meter_d", "meter_e", "meter_f", "meter_g", "meter_h", "meter_i"}
@@ -409,6 +430,30 @@ func TestThreeShards(t *testing.T) {
 		}
 		if n := f.fakes[id].Logins(); n != 1 {
 			t.Errorf("%s: %d logins after the restart, want 1 (the session is in the instance's store)", id, n)
+		}
+	}
+
+	// A fourth instance without a shard would poll every account: it refuses to run, names
+	// the fleet, and the fleet is not disturbed.
+	fourth := startInstance(t, count, f.writeConfig(count, 0))
+	if code := fourth.exited(); code != exitRefused {
+		t.Errorf("the fourth instance exited with %d, want %d (refused)", code, exitRefused)
+	}
+	if b, _ := os.ReadFile(fourth.log); !strings.Contains(string(b), "another instance already serves base topic") {
+		t.Errorf("the fourth instance's log does not say why it stopped:\n%s", b)
+	}
+	marker := f.base + "/__after_fourth"
+	w.Publish(marker, "x", false)
+	for _, m := range w.Until(marker) {
+		if strings.HasSuffix(m.Topic, "/availability") && m.Payload != "online" {
+			t.Errorf("while the fourth instance tried to start: %s %q", m.Topic, m.Payload)
+		}
+		if dev, ok := strings.CutPrefix(m.Topic, f.prefix+"/device/gas_"); ok {
+			var d discoveryOf
+			if err := json.Unmarshal([]byte(m.Payload), &d); err != nil || len(d.Availability) == 0 ||
+				d.Availability[0].Topic != f.base+"/"+bridge(owner[strings.TrimSuffix(dev, "/config")])+"/availability" {
+				t.Errorf("while the fourth instance tried to start, a device was published by another than its owner: %s %q", m.Topic, m.Payload)
+			}
 		}
 	}
 }
