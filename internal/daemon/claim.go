@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -96,7 +97,27 @@ func newGroupClaim(m config.MQTT, topic string, log *slog.Logger) (*groupClaim, 
 	return g, nil
 }
 
-func (g *groupClaim) start() { g.c.Connect() }
+// start connects once the daemon's main connection is up (ready): a broker that refuses
+// the daemon (a wrong password) is not also hammered by the claim's connection.
+func (g *groupClaim) start(ctx context.Context, ready func() bool) {
+	go func() {
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		for !ready() {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+		g.mu.Lock()
+		closing := g.closing
+		g.mu.Unlock()
+		if !closing {
+			g.c.Connect()
+		}
+	}()
+}
 
 func (g *groupClaim) onConnect(c paho.Client) {
 	g.mu.Lock()

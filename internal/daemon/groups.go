@@ -109,7 +109,7 @@ func (d *Daemon) startGroups(ctx context.Context) {
 				d.log.Error("group claim not set up: its orders are not taken", "group", g.Kind, "err", err)
 				continue
 			}
-			claim.start()
+			claim.start(ctx, d.mqtt.Connected)
 		}
 		for _, filter := range g.Group.Topics() {
 			d.mqtt.Subscribe(mqtt.Subscription{Filter: base + filter, MaxPayload: GroupMaxPayload, Handler: func(topic string, payload []byte) {

@@ -367,10 +367,16 @@ func (r *Router) update(rid string, fn func(o *order, now time.Time)) order {
 	return *o
 }
 
+// get returns a copy of the order; a forgotten one (capped or pruned while its worker
+// still ran) comes back as an ended order with nothing left to do.
 func (r *Router) get(rid string) order {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	o := *r.orders[rid]
+	p := r.orders[rid]
+	if p == nil {
+		return order{State: stateFailed}
+	}
+	o := *p
 	o.Attempts = append([]Attempt(nil), o.Attempts...)
 	return o
 }
@@ -378,7 +384,10 @@ func (r *Router) get(rid string) order {
 // flush publishes the order's kept messages in order; it reports whether some remain.
 func (r *Router) flush(rid string) bool {
 	r.mu.Lock()
-	msgs := append([]json.RawMessage(nil), r.orders[rid].Outbox...)
+	var msgs []json.RawMessage
+	if o := r.orders[rid]; o != nil {
+		msgs = append(msgs, o.Outbox...)
+	}
 	r.mu.Unlock()
 	sent := 0
 	for _, m := range msgs {
@@ -390,7 +399,7 @@ func (r *Router) flush(rid string) bool {
 	}
 	if sent > 0 {
 		r.mu.Lock()
-		o := r.orders[rid]
+		o := r.orders[rid] // only its worker (this one) empties an order's outbox: still there
 		o.Outbox = o.Outbox[sent:]
 		if len(o.Outbox) == 0 {
 			o.Outbox = nil

@@ -141,6 +141,18 @@ func TestRejectedOrdersAreCapped(t *testing.T) {
 		tr.order(`{"request_id":"` + rid + `","service":"tg"}`)
 		tr.pub.waitFor(t, rid, StatusFailed)
 	}
+	// Orders that fail in their worker (nobody serves them) are capped too, also while
+	// their workers are still running (make chaos found a crash there).
+	for i := range 20 {
+		rid := fmt.Sprintf("none%02d", i)
+		tr.order(`{"request_id":"` + rid + `","service":"zz","country":"us"}`)
+		tr.pub.waitFor(t, rid, StatusFailed)
+	}
+	for i := range 5 {
+		rid := fmt.Sprintf("bad%02d", 15+i)
+		tr.order(`{"request_id":"` + rid + `","service":"tg"}`)
+		tr.pub.waitFor(t, rid, StatusFailed)
+	}
 	tr.stop()
 	var ids []string
 	_ = kv.LoadOrders(ctx, func(id string, _ []byte) error { ids = append(ids, id); return nil })
