@@ -313,6 +313,10 @@ func run(cfg loadConfig, useTLS bool, cpuProfile, memProfile string, profileCycl
 				return nil, fmt.Errorf("go build ./cmd/bridge (run from the module root, or pass -bridge): %w", err)
 			}
 		}
+		// The daemon runs in the temporary directory: a relative path would resolve there.
+		if cfg.Bridge, err = filepath.Abs(cfg.Bridge); err != nil {
+			return nil, err
+		}
 		res.Bridge = cfg.Bridge
 	}
 
