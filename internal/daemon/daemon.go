@@ -205,6 +205,10 @@ func New(ctx context.Context, opts Options) (_ *Daemon, err error) {
 	return d, nil
 }
 
+// ClaimWait bounds how long Run waits for the instance claim before it polls anyway (the
+// broker is down: polling and alerts go on, and the claim is settled when it returns).
+var ClaimWait = 10 * time.Second
+
 // Run restores the last published devices, connects, polls, and returns after ctx ends
 // and everything has shut down: in-flight polls finished (or were cancelled at the
 // shutdown deadline), offline published, store closed.
@@ -212,6 +216,23 @@ func (d *Daemon) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	claim := d.claim(ctx, cancel)
+	// Poll only once the claim has decided, so a refused newcomer never logs in upstream
+	// (a provider with one session per login would log the running instance out). A
+	// broker that does not answer within ClaimWait does not stop polling and alerts.
+	select {
+	case <-claim.decided:
+	case <-time.After(ClaimWait):
+		d.log.Warn("broker not reachable yet; polling without waiting for the instance claim", "waited", ClaimWait.String())
+	}
+	if ctx.Err() != nil { // refused: nothing was started
+		<-claim.done
+		d.mqtt.Close()
+		if err := d.store.Close(); err != nil {
+			d.log.Warn("closing the store", "err", err)
+		}
+		d.writeHealth(true)
+		return claim.err
+	}
 	if err := d.restore(ctx); err != nil {
 		d.log.Warn("could not restore the last published devices", "err", err)
 	}
@@ -268,20 +289,25 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 // claiming is the instance claim running beside the daemon (see claim).
 type claiming struct {
-	done   chan struct{}    // closed when the claim goroutine ended; then the fields are set
-	holder *instance.Holder // the claim, once granted
-	err    error            // the refusal to run next to another instance
+	decided chan struct{}    // closed once the claim was granted or refused
+	done    chan struct{}    // closed when the claim goroutine ended; then the fields are set
+	holder  *instance.Holder // the claim, once granted
+	err     error            // the refusal to run next to another instance
 }
 
 // claim claims this instance's base topic (internal/instance) and only then connects the
 // daemon's own MQTT connection: it shares its client id with any other instance of the
-// same config, and connecting it would take over that instance's session. Polling does
-// not wait (a daemon started while the broker is down still polls and alerts). When
-// another instance is in the way, the daemon stops (cancel) and Run returns the refusal.
+// same config, and connecting it would take over that instance's session. Run waits for
+// the decision (decided) at most ClaimWait before it polls, so a daemon started while the
+// broker is down still polls and alerts. When another instance is in the way, the daemon
+// stops (cancel) and Run returns the refusal.
 func (d *Daemon) claim(ctx context.Context, cancel context.CancelFunc) *claiming {
-	c := &claiming{done: make(chan struct{})}
+	c := &claiming{done: make(chan struct{}), decided: make(chan struct{})}
+	var decideOnce sync.Once
+	decide := func() { decideOnce.Do(func() { close(c.decided) }) }
 	go func() {
 		defer close(c.done)
+		defer decide()
 		holder, err := instance.Claim(ctx, instance.Options{MQTT: d.mqttOpts, Base: d.topics.BaseTopic, Self: d.self,
 			Logger: d.log.With("component", "instance")})
 		if err != nil {
@@ -293,6 +319,7 @@ func (d *Daemon) claim(ctx context.Context, cancel context.CancelFunc) *claiming
 			return
 		}
 		c.holder = holder
+		decide()
 		d.mqtt.Start()
 		select {
 		case conflict := <-holder.Conflict():

@@ -3,6 +3,7 @@ package daemon_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -109,7 +110,10 @@ func TestSecondDaemonOnTheSameBaseTopicIsRefused(t *testing.T) {
 	avail := e.Base + "/bridge/availability"
 	w.WaitFor(avail, "online")
 
-	second := e.Config("  []") // the same base topic and client id, another store
+	// The same base topic and client id, another store, and an account of its own: a
+	// refused newcomer must not even poll it (it would log in upstream beside the first).
+	id := "r" + strings.TrimPrefix(e.Base, "ab_")
+	second := e.Config(fmt.Sprintf("  - id: %s\n    provider: testfake\n    balance: 1\n", id))
 	second.Store.Path = filepath.Join(t.TempDir(), "ab.db")
 	d, err := daemon.New(context.Background(), daemon.Options{Config: second})
 	if err != nil {
@@ -118,6 +122,9 @@ func TestSecondDaemonOnTheSameBaseTopicIsRefused(t *testing.T) {
 	err = d.Run(context.Background())
 	if !instance.IsConflict(err) || !strings.Contains(err.Error(), cfg.MQTT.ClientID) {
 		t.Fatalf("the second daemon's Run = %v, want a refusal naming %s", err, cfg.MQTT.ClientID)
+	}
+	if n := behaviourOf(id).polls.Load(); n != 0 {
+		t.Errorf("the refused daemon polled its account %d times, want none", n)
 	}
 	// The first is undisturbed: its availability is still the retained "online" (the
 	// second never connected with their shared client id).
