@@ -3,7 +3,7 @@ GO      ?= go
 VERSION ?= $(shell sed -n 's/^const Version = "\(.*\)"/\1/p' internal/version/version.go)
 LDFLAGS := -s -w -X github.com/accountbridge/accountbridge/internal/version.build=$(VERSION)
 
-.PHONY: all build test lint bench clean e2e-nodered image image-test actionlint e2e-web screenshots dist dist-test
+.PHONY: all build test lint bench clean e2e-nodered chaos image image-test actionlint e2e-web screenshots dist dist-test
 
 all: build
 
@@ -66,6 +66,12 @@ e2e-web:
 # The screenshots in docs/screenshots (README, addon/DOCS.md), taken by the same test.
 screenshots:
 	WEB_SCREENSHOTS=$(CURDIR)/docs/screenshots bash scripts/e2e-web.sh
+
+# The daemon against a Mosquitto of its own (free port, own config and pid file): a broker
+# outage while alerts fire (CHAOS_OUTAGE, default 150s), kill -9 during polls, an order
+# flood with oversized payloads, a wrong password. Prints its figures; see scripts/chaos.sh.
+chaos:
+	bash scripts/chaos.sh
 
 # The Node-RED example flows against a real Node-RED (from npm) and the bridge demo.
 e2e-nodered:
