@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/accountbridge/accountbridge/internal/providers"
 	"github.com/accountbridge/accountbridge/internal/providers/sms/fake"
@@ -64,7 +65,10 @@ func TestOrdersAreRowsAndSurviveRestart(t *testing.T) {
 	}
 	defer st.Close()
 	kv := st.KV("@sms")
-	a, _, _ := startActivate(t, "a", 5, 10, 1)
+	a, fa, _ := startActivate(t, "a", 5, 10, 1)
+	// No code until the restart: r1 is still waiting when the first router stops, however
+	// slow the machine (qemu-arm in CI).
+	fa.SetCodeAfter(time.Hour)
 	tr := startRouter(t, kv, fastSettings(), a)
 	tr.order(orderJSON("r1"))
 	tr.pub.waitFor(t, "r1", StatusNumber)
@@ -90,6 +94,7 @@ func TestOrdersAreRowsAndSurviveRestart(t *testing.T) {
 		t.Error("orders also kept as one KV value")
 	}
 
+	fa.SetCodeAfter(0)
 	tr2 := startRouter(t, kv, fastSettings(), a)
 	tr2.order(orderJSON("r1")) // a request_id already used: ignored
 	tr2.pub.waitFor(t, "r1", StatusCode, StatusDone, StatusFailed, StatusCancelled)
