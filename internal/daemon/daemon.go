@@ -41,6 +41,9 @@ type Options struct {
 	// WebIngress: running as the Home Assistant app; the UI listens on WebIngressPort
 	// unless web.listen says otherwise, and only the Supervisor's ingress proxy may use it.
 	WebIngress bool
+	// Namespace sets discovery.Options.Namespace: `bridge demo` keeps its Home Assistant
+	// devices apart from a real installation's on the same broker. "" for `bridge run`.
+	Namespace string
 }
 
 // Daemon is the running bridge.
@@ -137,7 +140,8 @@ func New(ctx context.Context, opts Options) (_ *Daemon, err error) {
 	}
 	d.topics = discovery.Options{
 		BaseTopic: cfg.MQTT.BaseTopic, DiscoveryPrefix: cfg.MQTT.DiscoveryPrefix, QoS: 1, BridgeID: cfg.Shard.BridgeID(),
-		Origin: discovery.Origin{Name: "accountbridge", SWVersion: version.String(), SupportURL: "https://github.com/accountbridge/accountbridge"},
+		Namespace: opts.Namespace,
+		Origin:    discovery.Origin{Name: "accountbridge", SWVersion: version.String(), SupportURL: "https://github.com/accountbridge/accountbridge"},
 	}
 	d.mqttOpts = mqtt.Options{
 		Broker: cfg.MQTT.Broker, Username: cfg.MQTT.Username, Password: cfg.MQTT.Password, TLS: tlsCfg,

@@ -21,6 +21,7 @@ import (
 	"github.com/accountbridge/accountbridge/internal/config"
 	"github.com/accountbridge/accountbridge/internal/daemon"
 	"github.com/accountbridge/accountbridge/internal/logging"
+	"github.com/accountbridge/accountbridge/internal/mqtt/broker"
 	"github.com/accountbridge/accountbridge/internal/providers"
 )
 
@@ -90,7 +91,7 @@ func TestDemo(t *testing.T) {
 	want := map[string]bool{}
 	for _, dev := range []string{"telecom_mobile", "gas_home", "onecloud_miner",
 		"sms_activate", "sms_fivesim", "sms_selfhosted", "sms_router"} {
-		want[DiscoveryPrefix+"/device/"+dev+"/config"] = true
+		want[DiscoveryPrefix+"/device/accountbridge-demo_"+dev+"/config"] = true
 		want[BaseTopic+"/"+dev+"/state"] = true
 		want[BaseTopic+"/"+dev+"/availability"] = true
 	}
@@ -110,6 +111,15 @@ func TestDemo(t *testing.T) {
 				// The router is up: order a number.
 				ordered = true
 				c.Publish(BaseTopic+"/sms/order", 1, false, `{"request_id":"demo-test","service":"tg","country":"us","strategy":"price"}`)
+			}
+			if strings.HasPrefix(m.Topic(), DiscoveryPrefix+"/device/") {
+				// The demo's Home Assistant identity is its own (discovery.Options.Namespace).
+				p := string(m.Payload())
+				if !strings.HasPrefix(m.Topic(), DiscoveryPrefix+"/device/accountbridge-demo_") ||
+					strings.Contains(p, `"unique_id":"accountbridge_`) || strings.Contains(p, `"accountbridge_bridge"`) ||
+					len(p) > 0 && !strings.Contains(p, `"identifiers":["accountbridge-demo_`) {
+					t.Errorf("discovery outside the demo's namespace: %s %.300s", m.Topic(), p)
+				}
 			}
 			if !want[m.Topic()] || len(m.Payload()) == 0 {
 				continue
@@ -153,7 +163,7 @@ func TestDemo(t *testing.T) {
 			}
 		}
 	}
-	for _, s := range []string{"mosquitto_sub -h 127.0.0.1 -p ", "accountbridge/#", "homeassistant/#", "MQTT"} {
+	for _, s := range []string{"mosquitto_sub -h 127.0.0.1 -p ", "'accountbridge_demo/#'", "homeassistant/#", "accountbridge_demo/sms/order", "MQTT"} {
 		if !strings.Contains(out.String(), s) {
 			t.Errorf("banner lacks %q:\n%s", s, out.String())
 		}
@@ -263,5 +273,119 @@ func TestFakesOnly(t *testing.T) {
 	}
 	if _, err := os.Stat(info.ConfigPath); err != nil {
 		t.Errorf("config in the kept data dir: %v", err)
+	}
+}
+
+// TestDemoBesideHousehold points the demo at a broker where a household's daemon (the
+// defaults: base topic accountbridge, client id accountbridge) already runs. Both keep
+// running (the instance claims are on different base topics), the demo publishes its
+// devices only under its own names, and an SMS order sent to the household's topic is
+// not the demo's to answer.
+func TestDemoBesideHousehold(t *testing.T) {
+	b, err := broker.Start("127.0.0.1:0", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	msgs := make(chan paho.Message, 4096)
+	c := paho.NewClient(paho.NewClientOptions().AddBroker(b.URL()).SetClientID("household-watcher").
+		SetOrderMatters(true).SetDefaultPublishHandler(func(_ paho.Client, m paho.Message) { msgs <- m }))
+	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("watcher connect: %v", tok.Error())
+	}
+	defer c.Disconnect(100)
+	if tok := c.SubscribeMultiple(map[string]byte{"accountbridge/#": 1, BaseTopic + "/#": 1, DiscoveryPrefix + "/#": 1}, nil); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("subscribe: %v", tok.Error())
+	}
+	// next waits for a message matching pred; every message it passes by is checked.
+	var householdOffline, strayReply bool
+	next := func(what string, pred func(paho.Message) bool) paho.Message {
+		t.Helper()
+		deadline := time.After(60 * time.Second)
+		for {
+			select {
+			case m := <-msgs:
+				householdOffline = householdOffline || m.Topic() == "accountbridge/bridge/availability" && string(m.Payload()) == "offline"
+				strayReply = strayReply || strings.HasPrefix(m.Topic(), "accountbridge/sms/order/household-1")
+				if d, ok := strings.CutPrefix(m.Topic(), DiscoveryPrefix+"/device/"); ok && !strings.HasPrefix(d, "accountbridge-demo_") && d != "bridge/config" {
+					t.Errorf("discovery on a household's topic: %s", m.Topic())
+				}
+				if pred(m) {
+					return m
+				}
+			case <-deadline:
+				t.Fatalf("no %s within 60s", what)
+				return nil
+			}
+		}
+	}
+
+	// The household: the production defaults, no accounts.
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(path, []byte("mqtt:\n  broker: "+b.URL()+"\nstore:\n  path: "+filepath.Join(dir, "h.db")+"\naccounts: []\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path, config.LoadOptions{Providers: providers.Kinds(), Sections: providers.SectionKinds()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hctx, hstop := context.WithCancel(context.Background())
+	defer hstop()
+	h, err := daemon.New(hctx, daemon.Options{Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdone := make(chan error, 1)
+	go func() { hdone <- h.Run(hctx) }()
+	next("household online", func(m paho.Message) bool {
+		return m.Topic() == "accountbridge/bridge/availability" && string(m.Payload()) == "online"
+	})
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, logs syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Options{Broker: b.URL(), Out: &out, Log: &logs, LogLevel: "debug", Web: "off", Every: 2 * time.Second})
+	}()
+	defer func() {
+		if t.Failed() {
+			t.Logf("banner:\n%s\ndemo log:\n%s", out.String(), logs.String())
+		}
+	}()
+	disc := next("the demo's telecom discovery", func(m paho.Message) bool {
+		return m.Topic() == DiscoveryPrefix+"/device/accountbridge-demo_telecom_mobile/config" && len(m.Payload()) > 0
+	})
+	for _, s := range []string{`"identifiers":["accountbridge-demo_telecom_mobile"]`, `"via_device":"accountbridge-demo_bridge"`,
+		`"unique_id":"accountbridge-demo_telecom_mobile_balance"`, `"default_entity_id":"sensor.demo_telecom_mobile_balance"`,
+		`"state_topic":"accountbridge_demo/telecom_mobile/state"`} {
+		if !strings.Contains(string(disc.Payload()), s) {
+			t.Errorf("demo discovery lacks %s: %s", s, disc.Payload())
+		}
+	}
+	// An order on the household's topic, then one on the demo's: the demo answers only its own.
+	next("the demo's SMS router", func(m paho.Message) bool { return m.Topic() == BaseTopic+"/sms_router/state" })
+	c.Publish("accountbridge/sms/order", 1, false, `{"request_id":"household-1","service":"tg","country":"us","strategy":"price"}`).Wait()
+	c.Publish(BaseTopic+"/sms/order", 1, false, `{"request_id":"demo-1","service":"tg","country":"us","strategy":"price"}`).Wait()
+	next("the demo's order bought", func(m paho.Message) bool {
+		return m.Topic() == BaseTopic+"/sms/order/demo-1" && strings.Contains(string(m.Payload()), `"status":"number"`)
+	})
+
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("demo Run: %v", err)
+	}
+	select {
+	case err := <-hdone:
+		t.Fatalf("the household daemon stopped beside the demo: %v", err)
+	default:
+	}
+	if householdOffline || strayReply {
+		t.Errorf("household disturbed: offline %v, its order answered %v", householdOffline, strayReply)
+	}
+	hstop()
+	if err := <-hdone; err != nil {
+		t.Errorf("household Run: %v", err)
 	}
 }

@@ -28,6 +28,13 @@ type Options struct {
 	// availability is the last will every device of the instance depends on, and the
 	// instance's devices are linked to it. "" is BridgeDeviceID.
 	BridgeID string
+	// Namespace keeps this instance's Home Assistant identity apart from every real
+	// installation's on the same broker and HA (`bridge demo` sets "demo"): device
+	// identifiers and unique ids read accountbridge-<ns>_<device>[_<key>], discovery
+	// topics <prefix>/device/accountbridge-<ns>_<device>/config and suggested entity ids
+	// <component>.<ns>_…. A device id is [a-z0-9_]+, so with the "-" none of them can
+	// equal a real installation's. "" (every `bridge run`) is the released layout.
+	Namespace string
 }
 
 // Bridge is the id of this instance's diagnostics device.
@@ -45,8 +52,12 @@ type Origin struct {
 	SupportURL string `json:"support_url,omitempty"`
 }
 
-// Topics of one device.
+// Topics of one device. The discovery topic's object id is the device id, namespaced
+// like its identifier when Namespace is set.
 func (o Options) DiscoveryTopic(deviceID string) string {
+	if o.Namespace != "" {
+		deviceID = o.Identifier(deviceID)
+	}
 	return o.DiscoveryPrefix + "/device/" + deviceID + "/config"
 }
 func (o Options) StateTopic(deviceID string) string { return o.BaseTopic + "/" + deviceID + "/state" }
@@ -72,6 +83,28 @@ func Identifier(deviceID string) string { return "accountbridge_" + deviceID }
 
 // UniqueID is the HA unique_id of an entity; it must never change once released.
 func UniqueID(deviceID, key string) string { return Identifier(deviceID) + "_" + key }
+
+// Identifier is the HA device identifier of a device of this instance: the package's
+// Identifier, or accountbridge-<Namespace>_<device> when Namespace is set.
+func (o Options) Identifier(deviceID string) string {
+	if o.Namespace == "" {
+		return Identifier(deviceID)
+	}
+	return "accountbridge-" + o.Namespace + "_" + deviceID
+}
+
+// UniqueID is the HA unique_id of an entity of this instance (see Identifier).
+func (o Options) UniqueID(deviceID, key string) string { return o.Identifier(deviceID) + "_" + key }
+
+// DefaultEntityID is the suggested entity id of an entity of this instance: the package's
+// DefaultEntityID, with <Namespace>_ before the object id when Namespace is set.
+func (o Options) DefaultEntityID(c providers.Component, deviceID, key string) string {
+	id := DefaultEntityID(c, deviceID, key)
+	if o.Namespace == "" {
+		return id
+	}
+	return string(c) + "." + o.Namespace + "_" + strings.TrimPrefix(id, string(c)+".")
+}
 
 // DefaultEntityID is the entity id HA suggests when it first registers the entity, e.g.
 // sensor.telecom_main_balance; the bridge's own entities read sensor.accountbridge_…, a
@@ -148,9 +181,12 @@ func Build(o Options, dev providers.Device, removed map[string]providers.Compone
 	if !providers.ValidID(dev.ID) {
 		return Result{}, fmt.Errorf("discovery: device id %q must match [a-z0-9_]+", dev.ID)
 	}
+	if o.Namespace != "" && !providers.ValidID(o.Namespace) {
+		return Result{}, fmt.Errorf("discovery: namespace %q must match [a-z0-9_]+", o.Namespace)
+	}
 	p := payload{
 		Device: deviceBlock{
-			Identifiers:      []string{Identifier(dev.ID)},
+			Identifiers:      []string{o.Identifier(dev.ID)},
 			Name:             dev.Name,
 			Manufacturer:     dev.Manufacturer,
 			Model:            dev.Model,
@@ -163,9 +199,9 @@ func Build(o Options, dev providers.Device, removed map[string]providers.Compone
 		Components:   make(map[string]component, len(dev.Entities)+len(removed)),
 	}
 	if dev.ID != o.Bridge() {
-		p.Device.ViaDevice = Identifier(o.Bridge())
+		p.Device.ViaDevice = o.Identifier(o.Bridge())
 		if dev.ViaDevice != "" {
-			p.Device.ViaDevice = Identifier(dev.ViaDevice)
+			p.Device.ViaDevice = o.Identifier(dev.ViaDevice)
 		}
 		p.Availability = append(p.Availability, availability{Topic: o.AvailabilityTopic(dev.ID)})
 		p.AvailabilityMode = "all"
@@ -212,8 +248,8 @@ func Components(dev providers.Device) map[string]providers.Component {
 func buildComponent(o Options, deviceID string, e providers.Entity) component {
 	c := component{
 		Platform:        string(e.Component),
-		UniqueID:        UniqueID(deviceID, e.Key),
-		DefaultEntityID: DefaultEntityID(e.Component, deviceID, e.Key),
+		UniqueID:        o.UniqueID(deviceID, e.Key),
+		DefaultEntityID: o.DefaultEntityID(e.Component, deviceID, e.Key),
 		Name:            e.Name,
 		DeviceClass:     e.DeviceClass,
 		StateClass:      e.StateClass,

@@ -296,3 +296,49 @@ func TestShardBridge(t *testing.T) {
 		t.Errorf("account entity = %v", c)
 	}
 }
+
+// Namespace (bridge demo) moves every Home Assistant identity of a device out of the
+// released layout: the discovery topic, identifiers, via_device, unique ids and suggested
+// entity ids; none of them equals the default's. Without it nothing changes (the golden files).
+func TestNamespace(t *testing.T) {
+	dev := providers.Device{ID: "telecom_main", Name: "Main", ViaDevice: "telecom_acct",
+		Entities: []providers.Entity{{Key: "balance", Name: "Balance", Component: providers.Sensor}}}
+	type ids struct{ topic, identifier, via, uniqueID, entityID string }
+	read := func(o Options, dev providers.Device) ids {
+		t.Helper()
+		res, err := Build(o, dev, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p payload
+		if err := json.Unmarshal(res.Payload, &p); err != nil {
+			t.Fatal(err)
+		}
+		c := p.Components["balance"]
+		return ids{res.Topic, p.Device.Identifiers[0], p.Device.ViaDevice, c.UniqueID, c.DefaultEntityID}
+	}
+	demo := testOptions
+	demo.Namespace = "demo"
+	for _, tt := range []struct {
+		name string
+		o    Options
+		dev  providers.Device
+		want ids
+	}{
+		{"default", testOptions, dev, ids{"homeassistant/device/telecom_main/config", "accountbridge_telecom_main",
+			"accountbridge_telecom_acct", "accountbridge_telecom_main_balance", "sensor.telecom_main_balance"}},
+		{"demo", demo, dev, ids{"homeassistant/device/accountbridge-demo_telecom_main/config", "accountbridge-demo_telecom_main",
+			"accountbridge-demo_telecom_acct", "accountbridge-demo_telecom_main_balance", "sensor.demo_telecom_main_balance"}},
+		{"demo bridge", demo, providers.Device{ID: "bridge", Entities: dev.Entities}, ids{"homeassistant/device/accountbridge-demo_bridge/config",
+			"accountbridge-demo_bridge", "", "accountbridge-demo_bridge_balance", "sensor.demo_accountbridge_balance"}},
+	} {
+		if got := read(tt.o, tt.dev); got != tt.want {
+			t.Errorf("%s:\n got %+v\nwant %+v", tt.name, got, tt.want)
+		}
+	}
+	bad := testOptions
+	bad.Namespace = "Demo-1"
+	if _, err := Build(bad, dev, nil); err == nil {
+		t.Error("namespace Demo-1 accepted")
+	}
+}
