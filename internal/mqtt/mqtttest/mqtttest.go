@@ -82,6 +82,18 @@ func startChild(t testing.TB) *child {
 	return &child{cmd: cmd, stdin: stdin, addr: strings.TrimSpace(line)}
 }
 
+// Embedded is the embedded broker run in a child process of the test binary (never the
+// broker of MQTT_TEST_BROKER), for tests of code that would start one of its own: its
+// address and stop, which is idempotent and also runs when the test ends.
+func Embedded(t testing.TB) (addr string, stop func()) {
+	t.Helper()
+	c := startChild(t)
+	var once sync.Once
+	stop = func() { once.Do(c.stop) }
+	t.Cleanup(stop)
+	return c.addr, stop
+}
+
 func (c *child) stop() {
 	c.stdin.Close()
 	c.cmd.Process.Kill()
