@@ -54,8 +54,8 @@ VOLUME ["/data"]
 LABEL org.opencontainers.image.title="accountbridge" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.source="https://github.com/accountbridge/accountbridge"
-# The daemon rewrites health.json beside its store every 30 s; `bridge health` checks it
-# is fresh and that the MQTT connection is up.
+# The daemon rewrites health.json beside its store on every MQTT connect and every 30 s;
+# `bridge health` checks it is fresh, its process alive and the MQTT connection up.
 HEALTHCHECK --interval=60s --timeout=10s --start-period=30s --retries=3 \
   CMD ["bridge", "health", "-c", "/data/config.yaml"]
 ENTRYPOINT ["bridge"]

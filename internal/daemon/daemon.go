@@ -63,6 +63,7 @@ type Daemon struct {
 	groups   []Group
 	started  time.Time
 
+	healthMu sync.Mutex // writeHealth
 	mu       sync.Mutex
 	statuses map[string]poller.Status
 	// devices: device id → model of its last polled form (with the poll diagnostics, before
@@ -219,6 +220,9 @@ var ClaimWait = 10 * time.Second
 func (d *Daemon) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// The health file says connected as soon as MQTT is (before "online"), not at the next
+	// HealthInterval: a container turns healthy within seconds of its broker answering.
+	d.mqtt.OnConnect(func() { d.writeHealth(false) })
 	claim := d.claim(ctx, cancel)
 	// Poll only once the claim has decided, so a refused newcomer never logs in upstream
 	// (a provider with one session per login would log the running instance out). A

@@ -32,8 +32,11 @@ func HealthPath(cfg *config.Config) string {
 	return filepath.Join(filepath.Dir(cfg.Store.Path), "health.json")
 }
 
-// writeHealth writes the health file; stopped marks a clean shutdown.
+// writeHealth writes the health file; stopped marks a clean shutdown. healthMu holds the
+// read and the write together, so an older view never overwrites a newer one.
 func (d *Daemon) writeHealth(stopped bool) {
+	d.healthMu.Lock()
+	defer d.healthMu.Unlock()
 	d.mu.Lock()
 	h := Health{Time: time.Now(), MQTTConnected: d.mqtt.Connected(), MQTTProblem: d.mqtt.Problem(),
 		LastPoll: d.lastPoll, PID: os.Getpid()}

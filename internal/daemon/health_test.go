@@ -27,6 +27,10 @@ func TestCleanStopMarksHealthStopped(t *testing.T) {
 	w := e.Watch()
 	stop := e.Start(cfg)
 	w.WaitFor(e.Base+"/bridge/availability", "online")
+	// Healthy as soon as it is online, not only after the next periodic write.
+	if err := daemon.CheckHealth(cfg, time.Now()); err != nil {
+		t.Errorf("CheckHealth once online = %v", err)
+	}
 	stop()
 	if err := daemon.CheckHealth(cfg, time.Now()); err == nil || !strings.Contains(err.Error(), "stopped") {
 		t.Errorf("CheckHealth after a clean stop = %v", err)
