@@ -20,6 +20,10 @@ var interned struct {
 	sync.Mutex
 	m map[uint64][][]Entity
 	n int
+	// first maps each shared list's first element to its length: a list that is already
+	// the shared one (the common case: providers that return shared lists, and lists
+	// interned twice on their way to the publisher) is recognised without hashing it.
+	first map[*Entity]int
 }
 
 // InternEntities returns a list equal to es that is shared with every other caller that
@@ -28,6 +32,12 @@ func InternEntities(es []Entity) []Entity {
 	if len(es) == 0 {
 		return es
 	}
+	interned.Lock()
+	if n, ok := interned.first[&es[0]]; ok && n == len(es) {
+		interned.Unlock()
+		return es
+	}
+	interned.Unlock()
 	h := HashEntities(es)
 	interned.Lock()
 	defer interned.Unlock()
@@ -41,9 +51,11 @@ func InternEntities(es []Entity) []Entity {
 	}
 	if interned.m == nil {
 		interned.m = map[uint64][][]Entity{}
+		interned.first = map[*Entity]int{}
 	}
 	own := slices.Clip(slices.Clone(es))
 	interned.m[h] = append(interned.m[h], own)
+	interned.first[&own[0]] = len(own)
 	interned.n++
 	return own
 }

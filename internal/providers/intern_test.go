@@ -2,6 +2,7 @@ package providers
 
 import (
 	"reflect"
+	"slices"
 	"testing"
 )
 
@@ -44,5 +45,25 @@ func TestInternEntities(t *testing.T) {
 	}
 	if !SameModel(Device{ID: "x", Entities: a, Values: map[string]any{"balance": 1.0}}, Device{ID: "x", Entities: b}) {
 		t.Error("values must not matter")
+	}
+}
+
+// A list that is already the shared one comes back as it is; a shorter view of it is a
+// different list and is interned as such, not mistaken for the whole.
+func TestInternEntitiesRecognisesSharedLists(t *testing.T) {
+	es := []Entity{{Key: "fast_a", Name: "A"}, {Key: "fast_b", Name: "B"}, {Key: "fast_c", Name: "C"}}
+	shared := InternEntities(slices.Clone(es))
+	if again := InternEntities(shared); &again[0] != &shared[0] || len(again) != len(shared) {
+		t.Fatal("the shared list was not returned as it is")
+	}
+	if equal := InternEntities(slices.Clone(es)); &equal[0] != &shared[0] {
+		t.Error("an equal list did not get the shared one")
+	}
+	head := InternEntities(shared[:2])
+	if len(head) != 2 || !EntitiesEqual(head, es[:2]) {
+		t.Fatalf("view of the first two = %+v", head)
+	}
+	if other := InternEntities(slices.Clone(es[:2])); &other[0] != &head[0] {
+		t.Error("the two-entity list is not shared")
 	}
 }

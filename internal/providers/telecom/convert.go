@@ -8,6 +8,7 @@ import (
 	"math"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/accountbridge/accountbridge/internal/logging"
@@ -311,7 +312,30 @@ func voice(key, name, state string) providers.Entity {
 
 // Entities lists every entity of a telecom device for the given options. Keys are part
 // of Home Assistant's unique ids: never change them.
+//
+// The four lists are built once and shared (providers.InternEntities): the result must not
+// be modified; append to slices.Clip(result).
 func Entities(withPlan, withShare bool) []providers.Entity {
+	return entityLists()[b2i(withPlan)][b2i(withShare)]
+}
+
+var entityLists = sync.OnceValue(func() (l [2][2][]providers.Entity) {
+	for _, plan := range []bool{false, true} {
+		for _, share := range []bool{false, true} {
+			l[b2i(plan)][b2i(share)] = providers.InternEntities(buildEntities(plan, share))
+		}
+	}
+	return l
+})
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func buildEntities(withPlan, withShare bool) []providers.Entity {
 	es := []providers.Entity{
 		money("balance", "Balance", "mdi:cash"),
 		money("arrears", "Arrears", "mdi:cash-minus"),

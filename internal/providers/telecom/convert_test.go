@@ -506,3 +506,22 @@ func FuzzCapVolume(f *testing.F) {
 		t.Fatalf("%q: cap %d KB without a volume in the text", s, kb)
 	})
 }
+
+// The entity lists are built once and shared: every call gives the same list, equal to a
+// fresh build.
+func TestEntitiesShared(t *testing.T) {
+	for _, plan := range []bool{false, true} {
+		for _, share := range []bool{false, true} {
+			a, b := Entities(plan, share), Entities(plan, share)
+			if &a[0] != &b[0] {
+				t.Errorf("Entities(%v, %v) built anew", plan, share)
+			}
+			if !providers.EntitiesEqual(a, buildEntities(plan, share)) {
+				t.Errorf("Entities(%v, %v) differs from a fresh build", plan, share)
+			}
+			if cap(a) != len(a) {
+				t.Errorf("Entities(%v, %v) has room to append into", plan, share)
+			}
+		}
+	}
+}
