@@ -24,13 +24,13 @@ import (
 	"net/http"
 	"os"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/accountbridge/accountbridge/internal/mqtt/broker"
+	"github.com/accountbridge/accountbridge/internal/providers/fakeutil"
 	gasfake "github.com/accountbridge/accountbridge/internal/providers/gas/fake"
 	onecloudfake "github.com/accountbridge/accountbridge/internal/providers/onecloud/fake"
 	smsfake "github.com/accountbridge/accountbridge/internal/providers/sms/fake"
@@ -97,26 +97,6 @@ var telecomPlans = []telecomfake.Plan{
 }
 
 const telecomPassword = "123456"
-
-// prefixRouter serves instance n of a fake under /a/<n>/.
-type prefixRouter []http.Handler
-
-func (p prefixRouter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rest, ok := strings.CutPrefix(r.URL.Path, "/a/")
-	i := strings.IndexByte(rest, '/')
-	if !ok || i < 0 {
-		http.NotFound(w, r)
-		return
-	}
-	n, err := strconv.Atoi(rest[:i])
-	if err != nil || n < 0 || n >= len(p) {
-		http.NotFound(w, r)
-		return
-	}
-	r.URL.Path = rest[i:]
-	r.URL.RawPath = ""
-	p[n].ServeHTTP(w, r)
-}
 
 // serve serves h on a free loopback port, over TLS when cert is given (the upstreams are
 // HTTPS in real life, and the handshakes and encryption are part of a poll's cost).
@@ -253,14 +233,14 @@ func runHost(cfg loadConfig) error {
 	if info.TelecomURL, err = serve(tel, cert); err != nil {
 		return err
 	}
-	gr := make(prefixRouter, len(gas))
+	gr := make(fakeutil.Prefixed, len(gas))
 	for i, g := range gas {
 		gr[i] = g
 	}
 	if info.GasURL, err = serve(gr, cert); err != nil {
 		return err
 	}
-	or := make(prefixRouter, len(one))
+	or := make(fakeutil.Prefixed, len(one))
 	for i, o := range one {
 		or[i] = o
 	}
@@ -268,7 +248,7 @@ func runHost(cfg loadConfig) error {
 		return err
 	}
 	// SMS: the Activate fake has no latency knob; the wrapper delays every request.
-	sr := make(prefixRouter, len(sms))
+	sr := make(fakeutil.Prefixed, len(sms))
 	for i, f := range sms {
 		sr[i] = f
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/accountbridge/accountbridge/internal/providers/fakeutil"
 	gasfake "github.com/accountbridge/accountbridge/internal/providers/gas/fake"
 	onecloudfake "github.com/accountbridge/accountbridge/internal/providers/onecloud/fake"
 	smsfake "github.com/accountbridge/accountbridge/internal/providers/sms/fake"
@@ -87,32 +88,13 @@ func nameSuffix(i int) string {
 	return " " + strconv.Itoa(i+1)
 }
 
-// prefixRouter serves fake i under /a/<i>/, for fakes that hold one account each.
-type prefixRouter []http.Handler
-
-func (p prefixRouter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rest, ok := strings.CutPrefix(r.URL.Path, "/a/")
-	i := strings.IndexByte(rest, '/')
-	if !ok || i < 0 {
-		http.NotFound(w, r)
-		return
-	}
-	n, err := strconv.Atoi(rest[:i])
-	if err != nil || n < 0 || n >= len(p) {
-		http.NotFound(w, r)
-		return
-	}
-	r.URL.Path, r.URL.RawPath = rest[i:], ""
-	p[n].ServeHTTP(w, r)
-}
-
 // startGas: meters that move on by a day every minute, the first with a balance below the
 // threshold rule's 100 CNY (it fires on the first polls). Each meter is its own fake,
 // served under /a/<i>/.
 func startGas(env *Env) (Setup, error) {
 	n := env.count(1)
 	fakes := make([]*gasfake.Server, n)
-	router := make(prefixRouter, n)
+	router := make(fakeutil.Prefixed, n)
 	for i := range fakes {
 		o := gasfake.Options{LastDay: time.Now().In(wire.CST).AddDate(0, 0, -60)}
 		if i > 0 {
@@ -169,7 +151,7 @@ func startOneCloud(env *Env) (Setup, error) {
 	n := env.count(1)
 	o := onecloudfake.Default()
 	fakes := make([]*onecloudfake.Server, n)
-	router := make(prefixRouter, n)
+	router := make(fakeutil.Prefixed, n)
 	phones := make([]string, n)
 	for i := range fakes {
 		oi := o
