@@ -84,7 +84,12 @@ func (e *Engine) Dispatch(alerts []Alert) {
 	}
 	for {
 		cur := e.released.Load()
-		if last <= cur || e.released.CompareAndSwap(cur, last) {
+		if last <= cur {
+			// Nothing new for the workers: most polls fire nothing, and a kick would make
+			// every worker read the outbox once per poll.
+			return
+		}
+		if e.released.CompareAndSwap(cur, last) {
 			break
 		}
 	}

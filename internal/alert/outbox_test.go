@@ -320,3 +320,25 @@ func TestWebhookNetworkErrorHidesToken(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// Dispatch wakes the workers only when it releases something new: most polls fire
+// nothing, and a wake-up costs each worker an outbox read.
+func TestDispatchKicksOnlyForNewAlerts(t *testing.T) {
+	e := New(config.Alerts{}, Options{})
+	kick := make(chan struct{}, 1)
+	e.kicks = []chan struct{}{kick}
+	e.released.Store(5)
+	for _, alerts := range [][]Alert{nil, {}, {{ID: "old", Seq: 5}}, {{ID: "older", Seq: 3}}} {
+		e.Dispatch(alerts)
+		if len(kick) != 0 {
+			t.Fatalf("Dispatch(%v) woke the workers with nothing new released", alerts)
+		}
+	}
+	e.Dispatch([]Alert{{ID: "new", Seq: 6}})
+	if len(kick) != 1 {
+		t.Fatal("Dispatch of a new alert did not wake the workers")
+	}
+	if got := e.released.Load(); got != 6 {
+		t.Fatalf("released = %d, want 6", got)
+	}
+}
