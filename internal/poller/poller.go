@@ -410,7 +410,7 @@ func (p *Poller) fire(now time.Time) time.Time {
 }
 
 // spawnLocked starts one run of j: in its own goroutine when a concurrency slot is free,
-// else it queues j and the run that frees the next slot starts it. Runs waiting for a
+// else it queues j and the goroutine whose run ends next starts it. Runs waiting for a
 // slot are not goroutines: with thousands of accounts due at once, parked goroutines
 // would cost a stack each. p.mu must be held and the poller not stopping (so wg.Add
 // cannot race with Shutdown's Wait).
@@ -425,10 +425,9 @@ func (p *Poller) spawnLocked(j *job) {
 	}
 }
 
-// releaseSlot hands the caller's concurrency slot to the next queued run, or frees it.
-func (p *Poller) releaseSlot() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+// nextLocked returns the queued run that inherits the caller's concurrency slot, or frees
+// the slot and returns nil. p.mu must be held.
+func (p *Poller) nextLocked() *job {
 	if !p.stopping && len(p.queue) > 0 {
 		j := p.queue[0]
 		p.queue[0] = nil
@@ -436,11 +435,10 @@ func (p *Poller) releaseSlot() {
 		if len(p.queue) == 0 {
 			p.queue = nil
 		}
-		p.wg.Add(1)
-		go p.run(j) // keeps the slot
-		return
+		return j
 	}
 	<-p.sem
+	return nil
 }
 
 // RunNow triggers an immediate poll of account, ignoring its backoff. It returns false

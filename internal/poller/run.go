@@ -20,18 +20,30 @@ type outcome struct {
 	stack []byte // set when the poll panicked
 }
 
-// run executes one run of j, which holds a concurrency slot (spawnLocked, releaseSlot):
-// poll, hand the slot on, report.
+// run executes runs while it holds a concurrency slot (spawnLocked): j, then whatever is
+// queued when it is done, until the queue is empty. Keeping one goroutine per slot instead
+// of one per run matters at thousands of accounts: a poll's TLS writes and JSON decoding
+// grow the stack, and a new goroutine per run paid for that growth each time (about 6% of
+// the CPU of a steady 3,000-account cycle). Reporting runs on a goroutine of its own, so
+// the slot goes to the next poll at once and a slow broker acknowledgement never holds
+// back polling.
 func (p *Poller) run(j *job) {
 	defer p.wg.Done()
+	for j != nil {
+		j = p.runOne(j)
+	}
+}
 
+// runOne polls j, then reports it (asynchronously) and returns the queued job that inherits
+// the slot, or nil when the slot was freed.
+func (p *Poller) runOne(j *job) *job {
 	p.mu.Lock()
 	if p.stopping {
 		// Shutdown began before this run started: drop it, nothing happened.
 		j.running = false
 		p.mu.Unlock()
 		<-p.sem
-		return
+		return nil
 	}
 	p.polling++
 	runCtx := p.runCtx
@@ -43,19 +55,22 @@ func (p *Poller) run(j *job) {
 
 	p.mu.Lock()
 	p.polling--
-	p.mu.Unlock()
-	p.releaseSlot()
-
+	next := p.nextLocked()
 	if o.err != nil && runCtx.Err() != nil {
 		// Shutdown cancelled the poll: not the account's fault, so no failure is counted
 		// (it would delay the next start by a backoff).
-		p.log.Info("poll cancelled by shutdown", "account", j.Account)
-		p.mu.Lock()
 		j.running = false
 		p.mu.Unlock()
-		return
+		p.log.Info("poll cancelled by shutdown", "account", j.Account)
+		return next
 	}
-	p.finish(j, started, finished, o)
+	p.wg.Add(1) // this goroutine still counts, so the counter is above zero
+	p.mu.Unlock()
+	go func() {
+		defer p.wg.Done()
+		p.finish(j, started, finished, o)
+	}()
+	return next
 }
 
 // poll calls the provider under the run's deadline, retrying once on ErrAuth (the
