@@ -3,7 +3,10 @@
 // build may override with -ldflags "-X github.com/accountbridge/accountbridge/internal/version.build=…".
 package version
 
-import "runtime/debug"
+import (
+	"runtime/debug"
+	"sync"
+)
 
 // Version is the current release.
 const Version = "0.1.0"
@@ -14,7 +17,11 @@ var build = ""
 // String is the version this binary reports (User-Agent, Home Assistant origin, bridge
 // info, `bridge version`): the -X override, else the module version `go install` records,
 // else the release in the source.
-func String() string {
+func String() string { return resolved() }
+
+// resolved reads the build info once: it is parsed anew on every call, and the version is
+// asked for per account at startup (User-Agent) and on every bridge info.
+var resolved = sync.OnceValue(func() string {
 	if build != "" {
 		return build
 	}
@@ -22,4 +29,4 @@ func String() string {
 		return bi.Main.Version
 	}
 	return Version
-}
+})
