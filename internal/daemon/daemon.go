@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/accountbridge/accountbridge/internal/alert"
@@ -77,8 +79,9 @@ type Daemon struct {
 	lastPoll time.Time
 	byState  map[string]int // accounts (not groups) by Status.State, for the bridge device
 
-	infoLoop   *throttled // publishes <base>/bridge/info when kicked
-	bridgeLoop *throttled // publishes the bridge device when kicked
+	infoLoop   *throttled   // publishes <base>/bridge/info when kicked
+	infoSize   atomic.Int64 // bytes of the last bridge/info: the next one's buffer size
+	bridgeLoop *throttled   // publishes the bridge device when kicked
 
 	web     *web.Server   // nil when the UI is off
 	history *alertHistory // the UI's alert history; nil when the UI is off
@@ -872,13 +875,47 @@ func (d *Daemon) info() Info {
 
 // publishInfo publishes bridge/info and returns its size.
 func (d *Daemon) publishInfo() int {
-	b, err := json.Marshal(d.info())
+	b, err := encodeInfo(d.info(), int(d.infoSize.Load()))
 	if err != nil {
 		d.log.Error("bridge info not encoded", "err", err)
 		return 0
 	}
+	d.infoSize.Store(int64(len(b)))
 	d.pub.SetRetained(d.topics.BaseTopic+"/"+d.topics.Bridge()+"/info", b)
 	return len(b)
+}
+
+// encodeInfo is json.Marshal(in), encoded account by account into one buffer of about
+// sizeHint bytes: with thousands of accounts the document is megabytes, and Marshal would
+// grow a pooled buffer by doubling (and keep it in the pool) before copying it out.
+func encodeInfo(in Info, sizeHint int) ([]byte, error) {
+	accounts := in.Accounts
+	in.Accounts = nil
+	head, err := json.Marshal(in)
+	if err != nil {
+		return nil, err
+	}
+	// head ends in "accounts":null}: the accounts go where the null is.
+	head, ok := bytes.CutSuffix(head, []byte("null}"))
+	if !ok {
+		return nil, errors.New("bridge info: unexpected encoding of the header")
+	}
+	var buf bytes.Buffer
+	buf.Grow(max(sizeHint+sizeHint/16, len(head)+2))
+	buf.Write(head)
+	buf.WriteByte('[')
+	enc := json.NewEncoder(&buf)
+	for i := range accounts {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		if err := enc.Encode(&accounts[i]); err != nil {
+			return nil, err
+		}
+		buf.Truncate(buf.Len() - 1) // Encode's newline
+	}
+	buf.WriteString("]}")
+	return buf.Bytes(), nil
 }
 
 // InfoRate caps the bytes per second spent on bridge/info: with thousands of accounts the

@@ -60,9 +60,9 @@ type Publisher struct {
 	pubMu    sync.Mutex
 	mu       sync.Mutex // guards the maps below
 	devices  map[string]*device
-	accounts map[string][]string // account → ids of its devices, sorted (a map each would cost ~10 ×)
-	retained map[string][]byte   // other retained topics re-published on connect (bridge info)
-	seed     maphash.Seed        // for discovery and state payload hashes
+	accounts map[string][]string  // account → ids of its devices, sorted (a map each would cost ~10 ×)
+	retained map[string]keptState // other retained topics re-published on connect (bridge info), deflated
+	seed     maphash.Seed         // for discovery and state payload hashes
 	// tombstones are removed devices whose removal has not reached the broker yet.
 	tombstones map[string]struct{}
 
@@ -85,7 +85,7 @@ func New(conn *mqtt.Client, opts Options) *Publisher {
 		conn:       conn,
 		devices:    map[string]*device{},
 		accounts:   map[string][]string{},
-		retained:   map[string][]byte{},
+		retained:   map[string]keptState{},
 		seed:       maphash.MakeSeed(),
 		tombstones: map[string]struct{}{},
 	}
@@ -123,7 +123,7 @@ func (p *Publisher) republish(why string) {
 	var msgs []mqtt.Message // the client says "online" after this
 	p.mu.Lock()
 	for _, topic := range slices.Sorted(maps.Keys(p.retained)) {
-		msgs = append(msgs, msg(topic, p.retained[topic]))
+		msgs = append(msgs, msg(topic, p.retained[topic].bytes()))
 	}
 	tombstones := slices.Sorted(maps.Keys(p.tombstones))
 	for _, id := range tombstones {
@@ -173,17 +173,24 @@ func (p *Publisher) enqueue(msgs []mqtt.Message) (wait func() error) {
 }
 
 // SetRetained keeps topic at payload on the broker, re-published on every connect; an
-// unchanged payload publishes nothing.
+// unchanged payload publishes nothing. The kept copy is deflated: bridge info is megabytes
+// with thousands of accounts and compresses about tenfold.
 func (p *Publisher) SetRetained(topic string, payload []byte) {
+	if payload == nil {
+		payload = []byte{}
+	}
 	p.pubMu.Lock()
 	p.mu.Lock()
-	old, had := p.retained[topic]
-	p.retained[topic] = payload
+	old := p.retained[topic]
 	p.mu.Unlock()
-	if had && string(old) == string(payload) {
+	if old.same(p, payload) {
 		p.pubMu.Unlock()
 		return
 	}
+	kept := p.keepState(payload)
+	p.mu.Lock()
+	p.retained[topic] = kept
+	p.mu.Unlock()
 	wait := p.enqueue([]mqtt.Message{msg(topic, payload)})
 	p.pubMu.Unlock()
 	_ = wait()
