@@ -2,6 +2,7 @@ package wire
 
 import (
 	"encoding/json"
+	"reflect"
 	"testing"
 )
 
@@ -52,6 +53,10 @@ func TestTextBoolOptList(t *testing.T) {
 	if err := json.Unmarshal([]byte(in), &v); err != nil {
 		t.Fatal(err)
 	}
+	w := v
+	if err := Decode([]byte(in), &w); err != nil || !reflect.DeepEqual(w, v) {
+		t.Errorf("one-pass Decode: %v\n%+v\nencoding/json\n%+v", err, w, v)
+	}
 	for got, want := range map[Text]Text{v.S: "id-1", v.N: "12345678901", v.B: "true", v.Z: "", v.O: "", v.E: `a"b`, v.W: ""} {
 		if got != want {
 			t.Errorf("text %q, want %q", got, want)
@@ -82,15 +87,19 @@ func FuzzLenient(f *testing.F) {
 		if !json.Valid(doc) {
 			return
 		}
-		var v struct {
+		type lenient struct {
 			N Num                    `json:"n"`
 			T Text                   `json:"t"`
 			B Bool                   `json:"b"`
 			O Opt[struct{ X Num }]   `json:"o"`
 			L List[struct{ X Text }] `json:"l"`
 		}
+		var v, w lenient
 		if err := json.Unmarshal(doc, &v); err != nil {
 			t.Fatalf("%s: %v", doc, err)
+		}
+		if err := Decode(doc, &w); err != nil || !reflect.DeepEqual(w, v) {
+			t.Fatalf("%s: one-pass Decode %v\n%+v\nencoding/json\n%+v", doc, err, w, v)
 		}
 		if v.N.OK && (v.N.V != v.N.V || v.N.V > MaxNum || v.N.V < -MaxNum || v.N.Raw != "") {
 			t.Fatalf("%s: number %+v", field, v.N)
