@@ -31,6 +31,9 @@ import (
 	"sync"
 	"time"
 
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/accountbridge/accountbridge/internal/providers"
 	"github.com/accountbridge/accountbridge/internal/providers/wire"
 )
@@ -300,12 +303,87 @@ func jsonErrText(err error) string {
 	return "invalid JSON"
 }
 
-// parseQuery checks a query response and decodes its data into out.
-func parseQuery(op string, body []byte, out any) error {
-	e, err := decodeEnvelope(op, body)
-	if err != nil {
+// answer is a query response decoded in one pass, its data included (issue 15: decoding
+// the envelope, then its data, scanned every byte twice).
+type answer[D any] struct {
+	HeaderInfos *struct {
+		Code   wire.Text `json:"code"`
+		Reason wire.Text `json:"reason"`
+	} `json:"headerInfos"`
+	ResponseData *struct {
+		ResultCode wire.Text  `json:"resultCode"`
+		ResultDesc wire.Text  `json:"resultDesc"`
+		Data       payload[D] `json:"data"`
+	} `json:"responseData"`
+}
+
+// payload is the data of an answer: V is nil when it is absent or null. A repeated data
+// replaces the earlier one, as the json.RawMessage of decodeEnvelope does.
+type payload[D any] struct{ V *D }
+
+// UnmarshalJSONFrom implements the v2 json.UnmarshalerFrom.
+func (p *payload[D]) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	p.V = nil
+	if dec.PeekKind() == 'n' {
+		_, err := dec.ReadToken()
 		return err
 	}
+	v := new(D)
+	if err := jsonv2.UnmarshalDecode(dec, v); err != nil {
+		return err
+	}
+	p.V = v
+	return nil
+}
+
+// parseQuery checks a query response and decodes its data. A response the one-pass decoding
+// cannot read (invalid JSON, data that is not an object, ...) is decoded again by
+// parseQuerySlow, so every failure reads exactly as it always has.
+func parseQuery[D any](op string, body []byte) (*D, error) {
+	var a answer[D]
+	if wire.Decode(body, &a) != nil {
+		return parseQuerySlow[D](op, body)
+	}
+	if a.HeaderInfos == nil {
+		return nil, fmt.Errorf("%s: response without headerInfos", op)
+	}
+	e := envelope{HeaderCode: string(a.HeaderInfos.Code), HeaderReason: string(a.HeaderInfos.Reason)}
+	var data *D
+	if rd := a.ResponseData; rd != nil {
+		e.HasResponse = true
+		e.ResultCode, e.ResultDesc = string(rd.ResultCode), string(rd.ResultDesc)
+		data = rd.Data.V
+	}
+	if err := checkQuery(op, e); err != nil {
+		return nil, err
+	}
+	if data == nil {
+		return nil, fmt.Errorf("%s: response without data", op)
+	}
+	return data, nil
+}
+
+// parseQuerySlow is parseQuery with encoding/json: the envelope, then its data.
+func parseQuerySlow[D any](op string, body []byte) (*D, error) {
+	e, err := decodeEnvelope(op, body)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkQuery(op, e); err != nil {
+		return nil, err
+	}
+	if e.Data == nil {
+		return nil, fmt.Errorf("%s: response without data", op)
+	}
+	out := new(D)
+	if err := json.Unmarshal(e.Data, out); err != nil {
+		return nil, fmt.Errorf("%s: unexpected data: %s", op, jsonErrText(err))
+	}
+	return out, nil
+}
+
+// checkQuery maps the codes of a query response onto errors.
+func checkQuery(op string, e envelope) error {
 	if authExpired(e.HeaderCode) || authExpired(e.ResultCode) {
 		code, reason := e.HeaderCode, e.HeaderReason
 		if !authExpired(code) {
@@ -322,22 +400,12 @@ func parseQuery(op string, body []byte, out any) error {
 	if e.ResultCode != "0000" {
 		return &apiError{Op: op, Code: e.ResultCode, Reason: e.ResultDesc}
 	}
-	if e.Data == nil {
-		return fmt.Errorf("%s: response without data", op)
-	}
-	if err := json.Unmarshal(e.Data, out); err != nil {
-		return fmt.Errorf("%s: unexpected data: %s", op, jsonErrText(err))
-	}
 	return nil
 }
 
 // parseImportantData decodes a qryImportantData response (fuzzed: never panics).
 func parseImportantData(body []byte) (*importantData, error) {
-	var d importantData
-	if err := parseQuery("qryImportantData", body, &d); err != nil {
-		return nil, err
-	}
-	return &d, nil
+	return parseQuery[importantData]("qryImportantData", body)
 }
 
 // parseLogin decodes a userLoginNormal response into a session or a *loginError.
@@ -441,13 +509,12 @@ func (c *client) packages(ctx context.Context, s session, now time.Time) (*fluxP
 	req.HeaderInfos = c.header("userFluxPackage", Timestamp(now), s.Token)
 	req.Content.Attach = "test"
 	req.Content.FieldData = PackageFields{QueryFlag: "0", AccessAuth: "1", Account: Shift(c.phone, 2)}
-	var d fluxPackageData
-	if err := c.post(ctx, "userFluxPackage", c.baseURL+PathPackages, req, func(body []byte) error {
-		return parseQuery("userFluxPackage", body, &d)
-	}); err != nil {
-		return nil, err
-	}
-	return &d, nil
+	var d *fluxPackageData
+	err := c.post(ctx, "userFluxPackage", c.baseURL+PathPackages, req, func(body []byte) (err error) {
+		d, err = parseQuery[fluxPackageData]("userFluxPackage", body)
+		return err
+	})
+	return d, err
 }
 
 // share performs qryShareUsage for the current billing month (docs/telecom.md, "Protocol: queries").
@@ -456,13 +523,12 @@ func (c *client) share(ctx context.Context, s session, now time.Time) (*shareDat
 	req.HeaderInfos = c.header("qryShareUsage", Timestamp(now), s.Token)
 	req.Content.Attach = "test"
 	req.Content.FieldData = ShareFields{BillingCycle: now.In(wire.CST).Format("200601"), Account: Shift(c.phone, 2)}
-	var d shareData
-	if err := c.post(ctx, "qryShareUsage", c.baseURL+PathShare, req, func(body []byte) error {
-		return parseQuery("qryShareUsage", body, &d)
-	}); err != nil {
-		return nil, err
-	}
-	return &d, nil
+	var d *shareData
+	err := c.post(ctx, "qryShareUsage", c.baseURL+PathShare, req, func(body []byte) (err error) {
+		d, err = parseQuery[shareData]("qryShareUsage", body)
+		return err
+	})
+	return d, err
 }
 
 // bodies are the buffers responses are read into: a poll reads three answers of several
