@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/accountbridge/accountbridge/internal/providers"
 )
@@ -303,21 +304,17 @@ func State(dev providers.Device) ([]byte, error) {
 			elsewhere[e.Key] = true
 		}
 	}
-	out := make(map[string]any, len(dev.Values)+1)
-	for k, v := range dev.Values {
-		if elsewhere[k] {
-			continue
+	keys := make([]string, 0, len(dev.Values)+1)
+	for k := range dev.Values {
+		if !elsewhere[k] {
+			keys = append(keys, k)
 		}
-		enc, err := stateValue(v)
-		if err != nil {
-			return nil, fmt.Errorf("state of %s.%s: %w", dev.ID, k, err)
-		}
-		out[k] = enc
 	}
+	var attrs any
 	if len(dev.Attributes) > 0 {
-		out["attributes"] = dev.Attributes
+		attrs = dev.Attributes
 	}
-	return json.Marshal(out)
+	return encodeValues(dev.ID, keys, dev.Values, attrs)
 }
 
 // PatchState returns state (a payload made by State) with some top-level values replaced
@@ -352,33 +349,25 @@ func PatchState(state []byte, values map[string]any) ([]byte, error) {
 // (providers.Entity.Topic): one JSON object per topic name, keyed and encoded like the
 // state. Nil when there are none.
 func ValueTopics(dev providers.Device) (map[string][]byte, error) {
-	var objs map[string]map[string]any
+	var keys map[string][]string // topic name → its keys
 	for _, e := range dev.Entities {
 		if e.Topic == "" {
 			continue
 		}
-		v, ok := dev.Values[e.Key]
-		if !ok {
+		if _, ok := dev.Values[e.Key]; !ok {
 			continue
 		}
-		enc, err := stateValue(v)
-		if err != nil {
-			return nil, fmt.Errorf("value of %s.%s: %w", dev.ID, e.Key, err)
+		if keys == nil {
+			keys = map[string][]string{}
 		}
-		if objs == nil {
-			objs = map[string]map[string]any{}
-		}
-		if objs[e.Topic] == nil {
-			objs[e.Topic] = map[string]any{}
-		}
-		objs[e.Topic][e.Key] = enc
+		keys[e.Topic] = append(keys[e.Topic], e.Key)
 	}
-	if objs == nil {
+	if keys == nil {
 		return nil, nil
 	}
-	out := make(map[string][]byte, len(objs))
-	for name, obj := range objs {
-		b, err := json.Marshal(obj)
+	out := make(map[string][]byte, len(keys))
+	for name, ks := range keys {
+		b, err := encodeValues(dev.ID, ks, dev.Values, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -391,6 +380,9 @@ func ValueTopics(dev providers.Device) (map[string][]byte, error) {
 const MaxStateLength = 255
 
 func truncateState(s string) string {
+	if len(s) <= MaxStateLength || utf8.RuneCountInString(s) <= MaxStateLength {
+		return s // no copy: most states are short
+	}
 	r := []rune(s)
 	if len(r) <= MaxStateLength {
 		return s
