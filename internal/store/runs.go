@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -20,26 +21,107 @@ func (s *Store) recordRun(ctx context.Context, r Run) error {
 	return s.recordRunOn(ctx, s.w, r)
 }
 
-// FinishRun records a poll run and the account's new state in one transaction: what the
-// poller writes after every poll (one commit instead of two).
+// FinishRun records a poll run and the account's new state: what the poller writes after
+// every poll. Calls that arrive within FinishWindow of each other share one transaction
+// (group commit): with thousands of accounts polls finish hundreds of times a second, and
+// a transaction each made BEGIN and COMMIT (the WAL write) the larger part of the
+// bookkeeping. It returns when the transaction that holds the call has committed.
 func (s *Store) FinishRun(ctx context.Context, r Run, st AccountState) error {
-	if err := s.finishRun(ctx, r, st); err != nil {
-		return fmt.Errorf("store: finish run %s: %w", r.Account, err)
+	if r.Account == "" || st.Account == "" {
+		return fmt.Errorf("store: finish run %q: empty account", r.Account)
 	}
-	return nil
+	req := &finishReq{r: r, st: st, done: make(chan error, 1)}
+	q := &s.finishQ
+	q.mu.Lock()
+	q.pending = append(q.pending, req)
+	lead := !q.leading
+	q.leading = true
+	q.mu.Unlock()
+	if lead {
+		s.commitFinished(ctx)
+	}
+	select {
+	case err := <-req.done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("store: finish run %s: %w", r.Account, ctx.Err())
+	}
 }
 
-func (s *Store) finishRun(ctx context.Context, r Run, st AccountState) error {
+// FinishWindow is how long the first FinishRun of a group waits for others to join it.
+const FinishWindow = 20 * time.Millisecond
+
+// finishQueue collects FinishRun calls for the next transaction.
+type finishQueue struct {
+	mu      sync.Mutex
+	pending []*finishReq
+	leading bool // a caller is committing the pending calls
+}
+
+type finishReq struct {
+	r    Run
+	st   AccountState
+	done chan error
+}
+
+// commitFinished is run by the call that found no group being committed: it waits
+// FinishWindow, then commits the pending calls in one transaction, again and again until
+// none are left. The transaction does not end with the leader's context: it is the others'
+// too.
+func (s *Store) commitFinished(ctx context.Context) {
+	t := time.NewTimer(FinishWindow)
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+		t.Stop()
+	}
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	q := &s.finishQ
+	for {
+		q.mu.Lock()
+		batch := q.pending
+		q.pending = nil
+		if len(batch) == 0 {
+			q.leading = false
+			q.mu.Unlock()
+			return
+		}
+		q.mu.Unlock()
+		if err := s.finishRuns(wctx, batch); err == nil || len(batch) == 1 {
+			for _, req := range batch {
+				req.done <- wrapFinish(req, err)
+			}
+			continue
+		}
+		// One bad call (a time out of range) must not lose the others' runs: one
+		// transaction each.
+		for _, req := range batch {
+			req.done <- wrapFinish(req, s.finishRuns(wctx, []*finishReq{req}))
+		}
+	}
+}
+
+func wrapFinish(req *finishReq, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("store: finish run %s: %w", req.r.Account, err)
+}
+
+func (s *Store) finishRuns(ctx context.Context, batch []*finishReq) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback() // no-op after Commit
-	if err := s.recordRunOn(ctx, tx, r); err != nil {
-		return err
-	}
-	if err := s.saveAccountStateOn(ctx, tx, st); err != nil {
-		return err
+	for _, req := range batch {
+		if err := s.recordRunOn(ctx, tx, req.r); err != nil {
+			return err
+		}
+		if err := s.saveAccountStateOn(ctx, tx, req.st); err != nil {
+			return err
+		}
 	}
 	return tx.Commit()
 }

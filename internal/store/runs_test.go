@@ -1,6 +1,8 @@
 package store
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -81,5 +83,53 @@ func TestRecordRunStampsStart(t *testing.T) {
 	}
 	if err := s.RecordRun(ctx, Run{}); err == nil {
 		t.Error("empty account: no error")
+	}
+}
+
+// Concurrent FinishRun calls (committed together) all land; one with a time the store
+// cannot keep fails alone.
+func TestFinishRunGroupCommit(t *testing.T) {
+	s := openTest(t)
+	ctx := t.Context()
+	now := time.Date(2026, 12, 6, 8, 0, 0, 0, time.UTC)
+	const n = 40
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			acct := fmt.Sprintf("acct_%d", i)
+			st := AccountState{Account: acct, LastRun: now, LastOK: now, ConsecutiveFailures: i}
+			if i == 7 {
+				st.LastOK = time.Date(1200, 1, 1, 0, 0, 0, 0, time.UTC) // out of range
+			}
+			errs <- s.FinishRun(ctx, Run{Account: acct, Started: now, Duration: time.Second, OK: true}, st)
+		}()
+	}
+	failed := 0
+	for range n {
+		if err := <-errs; err != nil {
+			failed++
+			if !strings.Contains(err.Error(), "acct_7") {
+				t.Errorf("error names the wrong account: %v", err)
+			}
+		}
+	}
+	if failed != 1 {
+		t.Fatalf("%d calls failed, want only acct_7's", failed)
+	}
+	runs, err := s.Runs(ctx, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != n-1 {
+		t.Errorf("%d runs stored, want %d", len(runs), n-1)
+	}
+	for i := range n {
+		st, ok, err := s.AccountState(ctx, fmt.Sprintf("acct_%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok != (i != 7) || (ok && st.ConsecutiveFailures != i) {
+			t.Errorf("acct_%d: state %+v, stored %v", i, st, ok)
+		}
 	}
 }

@@ -36,6 +36,8 @@ type Store struct {
 	w *sql.DB
 	// r serves reads; WAL lets them run beside the writer without blocking it.
 	r *sql.DB
+
+	finishQ finishQueue // FinishRun's group commit
 }
 
 const (
