@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"time"
@@ -32,7 +33,7 @@ func encodeValues(id string, keys []string, values map[string]any, attrs any) ([
 		buf = append(buf, ':')
 		var err error
 		if k == "attributes" && attrs != nil {
-			buf, err = appendMarshal(buf, attrs)
+			buf, err = appendAny(buf, attrs)
 		} else if buf, err = appendStateValue(buf, values[k]); err != nil {
 			err = fmt.Errorf("state of %s.%s: %w", id, k, err)
 		}
@@ -76,6 +77,112 @@ func appendStateValue(buf []byte, v any) ([]byte, error) {
 		return nil, err
 	}
 	return appendMarshal(buf, enc)
+}
+
+// appendAny appends what json.Marshal makes of v, writing the shapes attributes are made
+// of (maps with string keys, lists, strings, numbers, booleans) itself and anything else
+// with json.Marshal.
+func appendAny(buf []byte, v any) ([]byte, error) {
+	switch x := v.(type) {
+	case nil:
+		return append(buf, "null"...), nil
+	case string:
+		return appendString(buf, x), nil
+	case bool:
+		return strconv.AppendBool(buf, x), nil
+	case int:
+		return strconv.AppendInt(buf, int64(x), 10), nil
+	case int64:
+		return strconv.AppendInt(buf, x, 10), nil
+	case float64:
+		// encoding/json writes 'f' between 1e-6 and 1e21, else an exponent (left to it).
+		if a := math.Abs(x); a == 0 || (a >= 1e-6 && a < 1e21) {
+			return strconv.AppendFloat(buf, x, 'f', -1, 64), nil
+		}
+	case map[string]any:
+		return appendMap(buf, x)
+	case map[string]map[string]any:
+		if x == nil {
+			return append(buf, "null"...), nil
+		}
+		keys := sortedKeys(x)
+		buf = append(buf, '{')
+		for i, k := range keys {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			buf = appendString(buf, k)
+			buf = append(buf, ':')
+			var err error
+			if buf, err = appendMap(buf, x[k]); err != nil {
+				return nil, err
+			}
+		}
+		return append(buf, '}'), nil
+	case []any:
+		return appendList(buf, x)
+	case []map[string]any:
+		if x == nil {
+			return append(buf, "null"...), nil
+		}
+		buf = append(buf, '[')
+		for i, m := range x {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			var err error
+			if buf, err = appendMap(buf, m); err != nil {
+				return nil, err
+			}
+		}
+		return append(buf, ']'), nil
+	}
+	return appendMarshal(buf, v)
+}
+
+func appendMap(buf []byte, m map[string]any) ([]byte, error) {
+	if m == nil {
+		return append(buf, "null"...), nil
+	}
+	buf = append(buf, '{')
+	for i, k := range sortedKeys(m) {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = appendString(buf, k)
+		buf = append(buf, ':')
+		var err error
+		if buf, err = appendAny(buf, m[k]); err != nil {
+			return nil, err
+		}
+	}
+	return append(buf, '}'), nil
+}
+
+func appendList(buf []byte, l []any) ([]byte, error) {
+	if l == nil {
+		return append(buf, "null"...), nil
+	}
+	buf = append(buf, '[')
+	for i, v := range l {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		var err error
+		if buf, err = appendAny(buf, v); err != nil {
+			return nil, err
+		}
+	}
+	return append(buf, ']'), nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 // appendTime writes t as RFC 3339, which has nothing to escape.

@@ -72,8 +72,11 @@ func FuzzState(f *testing.F) {
 	f.Add("<", "\u2028\"\\", -0.0, int64(-1), false)
 	f.Add("", "\xff", 1e21, int64(0), true)
 	f.Fuzz(func(t *testing.T, k, s string, x float64, i int64, b bool) {
-		checkStateIsReference(t, map[string]any{k: s, k + "f": x, k + "i": i, k + "b": b, "s" + k: s + k,
-			k + "t": time.Unix(i%1e10, 0).In(time.FixedZone("", int(i%50000)))}, nil)
+		values := map[string]any{k: s, k + "f": x, k + "i": i, k + "b": b, "s" + k: s + k,
+			k + "t": time.Unix(i%1e10, 0).In(time.FixedZone("", int(i%50000)))}
+		checkStateIsReference(t, values, nil)
+		checkStateIsReference(t, values, map[string]map[string]any{k: {s: x, "l": []any{s, x, i, b, nil}},
+			"m": {"items": []map[string]any{{k: x}, {s: s}}}})
 	})
 }
 
@@ -98,5 +101,21 @@ func TestValueTopicsEncodeAsState(t *testing.T) {
 	state, err := State(dev)
 	if err != nil || string(state) != `{"s":1}` {
 		t.Errorf("state = %s, %v; want only the key without a topic", state, err)
+	}
+}
+
+// Attributes of every shape the providers use (and some they do not) encode as json.Marshal.
+func TestAttributesAreMarshal(t *testing.T) {
+	attrs := []map[string]map[string]any{
+		{"data_used": {"items": []map[string]any{{"name": "国内通用流量<1>", "used_gib": 1.5, "unlimited": true}, nil},
+			"packages": []any{map[string]any{"title": "A&B", "products": []any{"x", 2, int64(-3), nil, 1e-7, 1e21, 123456789.125}}},
+			"empty": []any{}, "nilmap": map[string]any(nil), "nillist": []any(nil), "nilmaps": []map[string]any(nil)}},
+		{"throttled": {"speed_cap_gib": 40.0, "zero": 0.0, "neg": -0.000001, "tiny": 5e-324}},
+		{"share_members": {"members": []any{map[string]any{"phone": "189****5678", "data_gib": 2.25}}},
+			"odd": {"strs": []string{"a", "<"}, "ints": []int{1}, "when": time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC), "f32": float32(1.1)}},
+		{"bad": {"nan": []any{0.0 / zero}}},
+	}
+	for _, a := range attrs {
+		checkStateIsReference(t, map[string]any{"data_used": 1.0}, a)
 	}
 }
