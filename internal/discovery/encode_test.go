@@ -109,7 +109,7 @@ func TestAttributesAreMarshal(t *testing.T) {
 	attrs := []map[string]map[string]any{
 		{"data_used": {"items": []map[string]any{{"name": "国内通用流量<1>", "used_gib": 1.5, "unlimited": true}, nil},
 			"packages": []any{map[string]any{"title": "A&B", "products": []any{"x", 2, int64(-3), nil, 1e-7, 1e21, 123456789.125}}},
-			"empty": []any{}, "nilmap": map[string]any(nil), "nillist": []any(nil), "nilmaps": []map[string]any(nil)}},
+			"empty":    []any{}, "nilmap": map[string]any(nil), "nillist": []any(nil), "nilmaps": []map[string]any(nil)}},
 		{"throttled": {"speed_cap_gib": 40.0, "zero": 0.0, "neg": -0.000001, "tiny": 5e-324}},
 		{"share_members": {"members": []any{map[string]any{"phone": "189****5678", "data_gib": 2.25}}},
 			"odd": {"strs": []string{"a", "<"}, "ints": []int{1}, "when": time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC), "f32": float32(1.1)}},
