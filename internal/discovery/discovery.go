@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/accountbridge/accountbridge/internal/logging"
 	"github.com/accountbridge/accountbridge/internal/providers"
 )
 
@@ -383,11 +384,7 @@ func truncateState(s string) string {
 	if len(s) <= MaxStateLength || utf8.RuneCountInString(s) <= MaxStateLength {
 		return s // no copy: most states are short
 	}
-	r := []rune(s)
-	if len(r) <= MaxStateLength {
-		return s
-	}
-	return string(r[:MaxStateLength-1]) + "…"
+	return logging.CutRunes(s, MaxStateLength-1)
 }
 
 func stateValue(v any) (any, error) {

@@ -21,3 +21,32 @@ func Excerpt(b []byte) string {
 	}
 	return strconv.Quote(string(b[:cut])) + "… (" + strconv.Itoa(len(b)) + " bytes)"
 }
+
+// CutBytes returns s when it has at most n bytes, else its longest prefix of at most n
+// bytes that does not split a character, followed by "…": a bound on the bytes an
+// upstream's text may take in a message or a log line.
+func CutBytes(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+// CutRunes returns s when it has at most n characters, else its first n characters
+// (an invalid byte among them made U+FFFD) followed by "…".
+func CutRunes(s string, n int) string {
+	if len(s) <= n {
+		return s // no more bytes than n: no more characters either
+	}
+	i := 0
+	for k := range s {
+		if i == n {
+			return string([]rune(s[:k])) + "…"
+		}
+		i++
+	}
+	return s
+}

@@ -25,3 +25,28 @@ func TestExcerpt(t *testing.T) {
 		})
 	}
 }
+
+func TestCut(t *testing.T) {
+	for _, c := range []struct {
+		s          string
+		n          int
+		bytes, run string
+	}{
+		{"", 3, "", ""},
+		{"abc", 3, "abc", "abc"},
+		{"abcd", 3, "abc…", "abc…"},
+		{"余额不足", 4, "余…", "余额不足"},
+		{"余额不足", 3, "余…", "余额不…"},
+		{"余额不足", 2, "…", "余额…"},
+		{"余额不足!", 12, "余额不足…", "余额不足!"},
+		{"a\xffb", 2, "a\xff…", "a\ufffd…"},
+		{"abc", 0, "…", "…"},
+	} {
+		if got := logging.CutBytes(c.s, c.n); got != c.bytes {
+			t.Errorf("CutBytes(%q, %d) = %q, want %q", c.s, c.n, got, c.bytes)
+		}
+		if got := logging.CutRunes(c.s, c.n); got != c.run {
+			t.Errorf("CutRunes(%q, %d) = %q, want %q", c.s, c.n, got, c.run)
+		}
+	}
+}

@@ -14,19 +14,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/accountbridge/accountbridge/internal/logging"
 	"github.com/accountbridge/accountbridge/internal/providers"
 	"github.com/accountbridge/accountbridge/internal/providers/wire"
 )
 
 // maxNum bounds believable gas numbers (m³, CNY), tighter than wire.MaxNum.
 const maxNum = 1e12
-
-func truncate(s string, n int) string {
-	if r := []rune(s); len(r) > n {
-		return string(r[:n]) + "…"
-	}
-	return s
-}
 
 // ---------------------------------------------------------------------------------------
 // Wire types (docs/gas.md, "Protocol: responses and quirks").
@@ -184,7 +178,7 @@ func DecodeEnvelope(body []byte) (json.RawMessage, error) {
 		if msg == "" {
 			msg = string(env.Msg)
 		}
-		return nil, &UpstreamError{Code: string(env.Code), Message: truncate(msg, 200)}
+		return nil, &UpstreamError{Code: string(env.Code), Message: logging.CutRunes(msg, 200)}
 	}
 	if len(env.Data) == 0 || string(env.Data) == "null" {
 		return nil, errors.New("response has no data")
@@ -478,7 +472,7 @@ func (h History) Merge(rows []DayWire) (changed bool, warn []string) {
 	for _, r := range rows {
 		day, ok := ParseDay(string(r.GasYear))
 		if !ok {
-			warn = append(warn, fmt.Sprintf("daily row with unreadable date %q skipped", truncate(string(r.GasYear), 30)))
+			warn = append(warn, fmt.Sprintf("daily row with unreadable date %q skipped", logging.CutRunes(string(r.GasYear), 30)))
 			continue
 		}
 		if !r.GasFee.OK || r.GasFee.V < 0 {
@@ -624,7 +618,7 @@ func newCalc(in Input) *calc {
 		for _, r := range in.Monthly.Records {
 			m, ok := ParseMonth(string(r.GasYear))
 			if !ok {
-				c.warn = append(c.warn, fmt.Sprintf("monthly row with unreadable month %q skipped", truncate(string(r.GasYear), 30)))
+				c.warn = append(c.warn, fmt.Sprintf("monthly row with unreadable month %q skipped", logging.CutRunes(string(r.GasYear), 30)))
 				continue
 			}
 			if m.After(newestMonth) {

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/accountbridge/accountbridge/internal/logging"
 	"github.com/accountbridge/accountbridge/internal/providers/wire"
 )
 
@@ -170,7 +171,7 @@ func (a *activate) call(ctx context.Context, action string, params url.Values) (
 }
 
 func unexpected(action string, r Reply) error {
-	raw := clip(r.Raw, 80)
+	raw := logging.CutBytes(r.Raw, 80)
 	// Garbage has no token: the whole first line would otherwise become the code.
 	code := r.Status
 	if !tokenRe.MatchString(code) {

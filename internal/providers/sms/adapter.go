@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/accountbridge/accountbridge/internal/logging"
 )
@@ -133,7 +132,7 @@ func scrub(body []byte, secrets ...string) []byte {
 
 // httpStatusError classifies an HTTP status that no protocol rule explained.
 func httpStatusError(status int, body []byte) *Error {
-	snippet := clip(strings.TrimSpace(string(body)), 120)
+	snippet := logging.CutBytes(strings.TrimSpace(string(body)), 120)
 	code := "HTTP " + strconv.Itoa(status)
 	switch {
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
@@ -145,18 +144,6 @@ func httpStatusError(status int, body []byte) *Error {
 	default:
 		return newErr(ClassTryNext, code, "unexpected answer: %s", snippet)
 	}
-}
-
-// clip shortens s to at most n bytes without cutting a character in two (error texts
-// end up in MQTT payloads, which must be UTF-8).
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
 }
 
 // digits keeps the digits of a phone number.

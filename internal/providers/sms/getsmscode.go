@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/accountbridge/accountbridge/internal/logging"
 )
 
 // GetSMSCode (docs/sms.md, "Protocol: GetSMSCode"): username + token, action=…, pipe-delimited plain text. China numbers
@@ -45,7 +47,7 @@ func (g *getsmscode) call(ctx context.Context, country, action string, q url.Val
 	// Only whole-reply matches: an SMS text ("1|…") or a login line may hold any words.
 	switch {
 	case strings.HasPrefix(lower, "username is wrong"), strings.HasPrefix(lower, "token is wrong"):
-		return "", newErr(ClassFatal, clip(text, 80), "GetSMSCode refused the username or token")
+		return "", newErr(ClassFatal, logging.CutBytes(text, 80), "GetSMSCode refused the username or token")
 	case status != http.StatusOK:
 		return "", httpStatusError(status, body)
 	}
@@ -82,7 +84,7 @@ func (g *getsmscode) buy(ctx context.Context, pid, country string, _ float64) (N
 	if !isDigits(text) {
 		// sms.md gives no getmobile error texts: these are guesses by keyword.
 		lower := strings.ToLower(text)
-		code := clip(text, 80)
+		code := logging.CutBytes(text, 80)
 		switch {
 		case strings.Contains(lower, "balance"):
 			return Number{}, newErr(ClassFunds, code, "not enough balance")
@@ -111,7 +113,7 @@ func (g *getsmscode) check(ctx context.Context, n Number) (SMS, error) {
 	case strings.EqualFold(head, "Message"):
 		return SMS{State: StateWaiting}, nil
 	}
-	return SMS{}, newErr(ClassTryNext, "", "unexpected GetSMSCode answer %q", clip(text, 80))
+	return SMS{}, newErr(ClassTryNext, "", "unexpected GetSMSCode answer %q", logging.CutBytes(text, 80))
 }
 
 // finish: nothing to confirm.
@@ -124,7 +126,7 @@ func (g *getsmscode) cancel(ctx context.Context, n Number) error {
 		return err
 	}
 	if !strings.Contains(strings.ToLower(text), "black") {
-		return newErr(ClassOrder, "", "GetSMSCode refused the release: %q", clip(text, 80))
+		return newErr(ClassOrder, "", "GetSMSCode refused the release: %q", logging.CutBytes(text, 80))
 	}
 	return nil
 }

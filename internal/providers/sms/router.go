@@ -14,8 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
+	"github.com/accountbridge/accountbridge/internal/logging"
 	"github.com/accountbridge/accountbridge/internal/providers"
 )
 
@@ -423,18 +423,6 @@ const (
 	maxProblemLen  = 200
 )
 
-// excerpt is s cut to n bytes (on a rune boundary) with "…" when longer: for logs and
-// replies that name what was wrong without carrying it whole.
-func excerpt(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
-}
-
 func (r *Router) handleOrder(payload []byte) {
 	if len(payload) > MaxOrderBytes {
 		r.reject(Request{RequestID: looseRequestID(payload)}, fmt.Sprintf("the order is %d bytes; at most %d", len(payload), MaxOrderBytes))
@@ -443,7 +431,7 @@ func (r *Router) handleOrder(payload []byte) {
 	var req Request
 	if err := decodeOrder(payload, &req); err != nil {
 		// Keep the request id when the rest is broken, to report the failure.
-		r.reject(Request{RequestID: looseRequestID(payload)}, excerpt("the order is not valid JSON of the documented shape: "+err.Error(), maxProblemLen))
+		r.reject(Request{RequestID: looseRequestID(payload)}, logging.CutBytes("the order is not valid JSON of the documented shape: "+err.Error(), maxProblemLen))
 		return
 	}
 	var tooLong []string
@@ -555,7 +543,7 @@ func uniqueKeys(payload []byte) error {
 		}
 		key, _ := t.(string)
 		if k := strings.ToLower(key); seen[k] {
-			return fmt.Errorf("duplicate key %q", excerpt(key, 32))
+			return fmt.Errorf("duplicate key %q", logging.CutBytes(key, 32))
 		} else {
 			seen[k] = true
 		}
@@ -571,7 +559,7 @@ func uniqueKeys(payload []byte) error {
 func (r *Router) reject(req Request, msg string) {
 	if !requestIDRe.MatchString(req.RequestID) {
 		r.log.Warn("SMS order without a usable request_id ignored ([A-Za-z0-9_.:-], at most 64)",
-			"request_id", excerpt(req.RequestID, 80), "problem", msg)
+			"request_id", logging.CutBytes(req.RequestID, 80), "problem", msg)
 		return
 	}
 	r.mu.Lock()

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/accountbridge/accountbridge/internal/logging"
 	"github.com/accountbridge/accountbridge/internal/providers/wire"
 )
 
@@ -46,9 +47,9 @@ func (s *smspva) call(ctx context.Context, metod string, q url.Values) (smspvaRe
 		up := strings.ToUpper(trim)
 		switch {
 		case strings.HasPrefix(up, "API KEY NOT FOUND"):
-			return r, newErr(ClassFatal, clip(trim, 40), "SMSPVA refused the API key")
+			return r, newErr(ClassFatal, logging.CutBytes(trim, 40), "SMSPVA refused the API key")
 		case strings.HasPrefix(up, "SERVICE NOT FOUND"):
-			return r, newErr(ClassTryNext, clip(trim, 40), "SMSPVA does not know the service")
+			return r, newErr(ClassTryNext, logging.CutBytes(trim, 40), "SMSPVA does not know the service")
 		case metod == "get_number" && len(trim) < 64 && !strings.HasPrefix(trim, "<") && strings.Contains(up, "BALANCE"):
 			// Not in sms.md: a short plain-text balance complaint to a purchase, by keyword.
 			return r, newErr(ClassFunds, trim, "not enough balance")

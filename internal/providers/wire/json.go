@@ -11,6 +11,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/accountbridge/accountbridge/internal/logging"
 )
 
 // MaxNum bounds believable numbers: no balance, meter, volume or disk size (in bytes)
@@ -40,11 +42,11 @@ func (n *Num) UnmarshalJSON(b []byte) error {
 	switch b[0] {
 	case '"':
 		if err := json.Unmarshal(b, &s); err != nil {
-			n.Raw = excerpt(s)
+			n.Raw = logging.CutRunes(s, rawExcerpt)
 			return nil
 		}
 	case '{', '[', 't', 'f':
-		n.Raw = excerpt(s)
+		n.Raw = logging.CutRunes(s, rawExcerpt)
 		return nil
 	}
 	s = strings.TrimSpace(strings.ReplaceAll(s, ",", ""))
@@ -53,18 +55,11 @@ func (n *Num) UnmarshalJSON(b []byte) error {
 	}
 	v, err := strconv.ParseFloat(s, 64)
 	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) || math.Abs(v) > MaxNum {
-		n.Raw = excerpt(s)
+		n.Raw = logging.CutRunes(s, rawExcerpt)
 		return nil
 	}
 	n.V, n.OK = v, true
 	return nil
-}
-
-func excerpt(s string) string {
-	if r := []rune(s); len(r) > rawExcerpt {
-		return string(r[:rawExcerpt]) + "…"
-	}
-	return s
 }
 
 // Text is a string that may arrive as a JSON number or boolean (ids, flags), kept as its
