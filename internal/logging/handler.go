@@ -44,7 +44,7 @@ type built struct {
 	h   slog.Handler
 }
 
-func (h *handler) next(st *redactState) slog.Handler {
+func (h *handler) next(st redactState) slog.Handler {
 	if len(h.ops) == 0 {
 		return h.base
 	}
@@ -112,7 +112,7 @@ func (h *handler) with(o op) *handler {
 	return &handler{base: h.base, r: h.r, ops: append(h.ops[:len(h.ops):len(h.ops)], o)}
 }
 
-func redactAttrs(st *redactState, attrs []slog.Attr) []slog.Attr {
+func redactAttrs(st redactState, attrs []slog.Attr) []slog.Attr {
 	out := make([]slog.Attr, len(attrs))
 	for i, a := range attrs {
 		out[i], _ = redactAttr(st, a)
@@ -121,7 +121,7 @@ func redactAttrs(st *redactState, attrs []slog.Attr) []slog.Attr {
 }
 
 // redactAttr returns the attribute to log and whether it differs from a.
-func redactAttr(st *redactState, a slog.Attr) (slog.Attr, bool) {
+func redactAttr(st redactState, a slog.Attr) (slog.Attr, bool) {
 	v := a.Value
 	resolved := false
 	if v.Kind() == slog.KindLogValuer {

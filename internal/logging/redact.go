@@ -20,78 +20,50 @@ const minSecretLen = 4
 // Redactor replaces registered secret values and masks phone numbers.
 // It is safe for concurrent use; the zero value and a nil *Redactor are
 // usable and only mask phone numbers.
+//
+// A daemon with thousands of accounts registers tens of thousands of secrets (every
+// password and session token, in three forms), and a re-login cycle registers a new
+// token per poll while redacting that poll's error. So registering is O(1) and a
+// redaction does not walk the secrets once there are more than a few: at each position
+// of the text whose first bytes some secret starts with (a bitset of hashed prefixes), it
+// looks the text up in the set of forms, once per distinct length of the forms.
 type Redactor struct {
-	mu    sync.Mutex // serialises AddSecret and rebuilds; readers of a current state never take it
-	state atomic.Pointer[redactState]
+	mu sync.RWMutex
 	// known holds every registered form, so re-registering a secret (providers do on
-	// every poll) costs one map look-up. pending are forms not yet in state: a daemon
-	// with thousands of accounts registers tens of thousands of secrets, and rebuilding
-	// the sorted list for each would be quadratic, so it is rebuilt once, when read.
+	// every poll) costs one map look-up, and it is the set a redaction looks up.
 	known   map[string]bool // form → registered as a secret itself (not only as an escaped form)
-	pending []string
-	dirty   atomic.Bool
+	forms   []string        // every form, while there are at most indexFrom; then nil
+	indexed bool
+	lengths []int                  // the distinct lengths of the forms, when indexed
+	heads   *[headBits / 64]uint64 // hashed first minSecretLen bytes of the forms, when indexed
+	gen     atomic.Uint64          // bumped on every change; handlers use it to notice new secrets
 }
 
-// redactState is immutable once published, so readers need no lock.
+const headBits = 1 << 16
+
+func headOf(s string) uint32 { // s has at least minSecretLen bytes
+	h := uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16 | uint32(s[3])<<24
+	return (h * 2654435761) >> 16 // Fibonacci hashing to 16 bits
+}
+
+// indexFrom is how many forms a redaction walks one by one (strings.Index is fast on
+// few); from there on they are indexed.
+const indexFrom = 64
+
+// redactState is what one log record is redacted with: the generation it saw.
 type redactState struct {
-	gen     uint64   // bumped on every change; handlers use it to notice new secrets
-	secrets []string // deduplicated, longest first
+	gen uint64
+	r   *Redactor
 }
-
-var emptyState = &redactState{}
 
 // NewRedactor returns a Redactor with no secrets.
-func NewRedactor() *Redactor {
-	r := &Redactor{}
-	r.state.Store(emptyState)
-	return r
-}
+func NewRedactor() *Redactor { return &Redactor{} }
 
-func (r *Redactor) load() *redactState {
+func (r *Redactor) load() redactState {
 	if r == nil {
-		return emptyState
+		return redactState{}
 	}
-	if r.dirty.Load() {
-		r.rebuild()
-	}
-	if st := r.state.Load(); st != nil {
-		return st
-	}
-	return emptyState
-}
-
-// rebuild merges the pending secrets into a new state.
-func (r *Redactor) rebuild() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if !r.dirty.Load() {
-		return
-	}
-	old := r.state.Load()
-	if old == nil {
-		old = emptyState
-	}
-	// Longest first: with overlapping secrets the longer one is the more specific
-	// match (see redactSecrets for how overlaps are merged).
-	longestFirst := func(a, b string) int { return len(b) - len(a) }
-	add := r.pending
-	slices.SortStableFunc(add, longestFirst)
-	secrets := make([]string, 0, len(old.secrets)+len(add))
-	i, j := 0, 0
-	for i < len(old.secrets) && j < len(add) {
-		if len(add[j]) > len(old.secrets[i]) {
-			secrets = append(secrets, add[j])
-			j++
-		} else {
-			secrets = append(secrets, old.secrets[i])
-			i++
-		}
-	}
-	secrets = append(secrets, old.secrets[i:]...)
-	secrets = append(secrets, add[j:]...)
-	r.pending = nil
-	r.state.Store(&redactState{gen: old.gen + 1, secrets: secrets})
-	r.dirty.Store(false)
+	return redactState{gen: r.gen.Load(), r: r}
 }
 
 // AddSecret registers a secret value. Values shorter than 4 bytes are
@@ -101,25 +73,54 @@ func (r *Redactor) AddSecret(s string) {
 	if r == nil || len(s) < minSecretLen {
 		return
 	}
+	r.mu.RLock()
+	done := r.known[s]
+	r.mu.RUnlock()
+	if done {
+		return // its escaped forms were registered with it
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.known == nil {
 		r.known = map[string]bool{}
 	}
 	if r.known[s] {
-		return // its escaped forms were registered with it
+		return
 	}
 	added := false
 	for _, v := range []string{s, url.QueryEscape(s), url.PathEscape(s)} {
 		if _, ok := r.known[v]; !ok {
 			r.known[v] = false
-			r.pending = append(r.pending, v)
+			r.addFormLocked(v)
 			added = true
 		}
 	}
 	r.known[s] = true
 	if added {
-		r.dirty.Store(true)
+		r.gen.Add(1)
+	}
+}
+
+func (r *Redactor) addFormLocked(v string) {
+	if !r.indexed && len(r.forms) < indexFrom {
+		r.forms = append(r.forms, v)
+		return
+	}
+	if !r.indexed {
+		r.indexed, r.heads = true, new([headBits / 64]uint64)
+		for _, f := range r.forms {
+			r.indexLocked(f)
+		}
+		r.forms = nil
+	}
+	r.indexLocked(v)
+}
+
+func (r *Redactor) indexLocked(v string) {
+	h := headOf(v)
+	r.heads[h/64] |= 1 << (h % 64)
+	if i, found := slices.BinarySearch(r.lengths, len(v)); !found {
+		r.lengths = slices.Insert(r.lengths, i, len(v))
 	}
 }
 
@@ -132,8 +133,8 @@ func (r *Redactor) Redact(s string) string {
 }
 
 // redact reports whether it changed s so callers can skip rebuilding records.
-func (st *redactState) redact(s string) (string, bool) {
-	s1, c1 := st.redactSecrets(s)
+func (st redactState) redact(s string) (string, bool) {
+	s1, c1 := st.r.redactSecrets(s)
 	s2, c2 := maskPhone(s1)
 	return s2, c1 || c2
 }
@@ -142,25 +143,43 @@ func (st *redactState) redact(s string) (string, bool) {
 // sequential replacement (longest first) could leave a fragment of a secret
 // visible when two secrets overlap in the text; merging the covered byte
 // ranges hides every byte that belongs to any secret.
-func (st *redactState) redactSecrets(s string) (string, bool) {
-	if len(st.secrets) == 0 || len(s) < minSecretLen {
+func (r *Redactor) redactSecrets(s string) (string, bool) {
+	if r == nil || len(s) < minSecretLen {
 		return s, false
 	}
 	var spans [][2]int // allocated only when something matches
-	for _, sec := range st.secrets {
-		if len(sec) > len(s) {
-			continue
-		}
-		for i := 0; i <= len(s)-len(sec); {
-			j := strings.Index(s[i:], sec)
-			if j < 0 {
-				break
+	r.mu.RLock()
+	if !r.indexed {
+		for _, sec := range r.forms {
+			if len(sec) > len(s) {
+				continue
 			}
-			start := i + j
-			spans = append(spans, [2]int{start, start + len(sec)})
-			i = start + 1 // overlapping occurrences of the same secret count too
+			for i := 0; i <= len(s)-len(sec); {
+				j := strings.Index(s[i:], sec)
+				if j < 0 {
+					break
+				}
+				start := i + j
+				spans = append(spans, [2]int{start, start + len(sec)})
+				i = start + 1 // overlapping occurrences of the same secret count too
+			}
+		}
+	} else {
+		for i := 0; i+minSecretLen <= len(s); i++ {
+			if h := headOf(s[i:]); r.heads[h/64]&(1<<(h%64)) == 0 {
+				continue // no secret starts with these bytes
+			}
+			for _, n := range r.lengths {
+				if i+n > len(s) {
+					break
+				}
+				if _, ok := r.known[s[i:i+n]]; ok {
+					spans = append(spans, [2]int{i, i + n})
+				}
+			}
 		}
 	}
+	r.mu.RUnlock()
 	if spans == nil {
 		return s, false
 	}

@@ -1,6 +1,9 @@
 package logging_test
 
 import (
+	"fmt"
+	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/accountbridge/accountbridge/internal/logging"
@@ -246,4 +249,82 @@ func isMobileRun(out string, i int) bool {
 		return out[start:i] == "0086"
 	}
 	return false
+}
+
+// referenceRedact masks the union of all occurrences of all secrets the plain way (every
+// secret searched in the text), without phone masking.
+func referenceRedact(secrets []string, s string) string {
+	covered := make([]bool, len(s))
+	for _, sec := range secrets {
+		if len(sec) < 4 {
+			continue
+		}
+		for i := 0; i+len(sec) <= len(s); i++ {
+			if s[i:i+len(sec)] == sec {
+				for k := i; k < i+len(sec); k++ {
+					covered[k] = true
+				}
+			}
+		}
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		if !covered[i] {
+			b.WriteByte(s[i])
+			i++
+			continue
+		}
+		for i < len(s) && covered[i] {
+			i++
+		}
+		b.WriteString(logging.Mask)
+	}
+	return b.String()
+}
+
+// With few secrets (walked one by one) and with many (indexed by prefix), a redaction
+// masks exactly the union of every occurrence of every form.
+func FuzzRedactManySecrets(f *testing.F) {
+	f.Add("tok_abcd", "abcdefgh", "xx tok_abcdefgh tok_abcd abcdefghij", uint8(3))
+	f.Add("aaaa", "aaaab", "aaaaaaab aaaab", uint8(200))
+	f.Add("p@ss w/rd", "s w/", "login p%40ss+w%2Frd p@ss%20w%2Frd", uint8(70))
+	f.Fuzz(func(t *testing.T, a, b, text string, many uint8) {
+		r := logging.NewRedactor()
+		var forms []string
+		add := func(s string) {
+			r.AddSecret(s)
+			if len(s) >= 4 {
+				forms = append(forms, s, url.QueryEscape(s), url.PathEscape(s))
+			}
+		}
+		for i := range int(many) {
+			add(fmt.Sprintf("filler-%03d-secret", i))
+		}
+		add(a)
+		add(b)
+		got := r.Redact(text)
+		want := logging.MaskPhone(referenceRedact(forms, text))
+		if got != want {
+			t.Fatalf("%d fillers, secrets %q %q, text %q:\n got %q\nwant %q", many, a, b, text, got, want)
+		}
+	})
+}
+
+// BenchmarkRedactManySecrets is a redaction with as many secrets as 20,000 accounts
+// register (password and token, three forms each): it must not walk them.
+func BenchmarkRedactManySecrets(b *testing.B) {
+	for _, n := range []int{10, 20000} {
+		b.Run(fmt.Sprint(n, "-accounts"), func(b *testing.B) {
+			r := logging.NewRedactor()
+			for i := range n {
+				r.AddSecret(fmt.Sprintf("pw%06d", i))
+				r.AddSecret(fmt.Sprintf("token-%08x-%08x", i, i*7919))
+			}
+			s := "qryImportantData: China Telecom answered code X201 (token-0000002a-00014c6e expired) for account home_7"
+			b.ReportAllocs()
+			for b.Loop() {
+				_ = r.Redact(s)
+			}
+		})
+	}
 }
