@@ -34,7 +34,8 @@ lint:
 # the fakes in another process with 50 ms on every request, concurrency 64, sessions
 # expiring before cycle 3; the broker is always the benchmark's own (embedded), never a
 # shared one. Runs: 10 mixed accounts (with BENCH_IDLE of idle time after the cycles),
-# 1,000 and 10,000 mixed, and 10, 1,000 and 10,000 telecom accounts. Results (text and
+# 1,000 and 10,000 mixed, and 10, 1,000, 10,000 and 30,000 telecom accounts (the last
+# with 3 cycles: first, steady, re-login; about 25 minutes). Results (text and
 # JSON) land in BENCH_OUT; `make bench BENCH_IDLE=0` skips the idle part.
 BENCH_OUT  ?= bench/out
 BENCH_IDLE ?= 10m
@@ -51,6 +52,8 @@ bench:
 	for n in 10 1000 10000; do \
 		$(BENCH_LOAD) -provider telecom -accounts $$n -json $(BENCH_OUT)/load-telecom-$$n.json > $(BENCH_OUT)/load-telecom-$$n.txt && cat $(BENCH_OUT)/load-telecom-$$n.txt || exit 1; \
 	done
+	$(BENCH_OUT)/load -bridge $(BENCH_OUT)/bridge -latency 50ms -concurrency 64 -cycles 3 -provider telecom -accounts 30000 \
+		-json $(BENCH_OUT)/load-telecom-30000.json > $(BENCH_OUT)/load-telecom-30000.txt && cat $(BENCH_OUT)/load-telecom-30000.txt
 
 # The Kubernetes manifests of deploy/kubernetes, decoded strictly with the Kubernetes API
 # types and their config parsed for every pod, offline. A module of its own, so that

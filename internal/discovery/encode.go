@@ -100,47 +100,23 @@ func appendAny(buf []byte, v any) ([]byte, error) {
 			return strconv.AppendFloat(buf, x, 'f', -1, 64), nil
 		}
 	case map[string]any:
-		return appendMap(buf, x)
+		return appendObject(buf, x, appendAny)
 	case map[string]map[string]any:
-		if x == nil {
-			return append(buf, "null"...), nil
-		}
-		keys := sortedKeys(x)
-		buf = append(buf, '{')
-		for i, k := range keys {
-			if i > 0 {
-				buf = append(buf, ',')
-			}
-			buf = appendString(buf, k)
-			buf = append(buf, ':')
-			var err error
-			if buf, err = appendMap(buf, x[k]); err != nil {
-				return nil, err
-			}
-		}
-		return append(buf, '}'), nil
+		return appendObject(buf, x, func(buf []byte, m map[string]any) ([]byte, error) {
+			return appendObject(buf, m, appendAny)
+		})
 	case []any:
-		return appendList(buf, x)
+		return appendArray(buf, x, appendAny)
 	case []map[string]any:
-		if x == nil {
-			return append(buf, "null"...), nil
-		}
-		buf = append(buf, '[')
-		for i, m := range x {
-			if i > 0 {
-				buf = append(buf, ',')
-			}
-			var err error
-			if buf, err = appendMap(buf, m); err != nil {
-				return nil, err
-			}
-		}
-		return append(buf, ']'), nil
+		return appendArray(buf, x, func(buf []byte, m map[string]any) ([]byte, error) {
+			return appendObject(buf, m, appendAny)
+		})
 	}
 	return appendMarshal(buf, v)
 }
 
-func appendMap(buf []byte, m map[string]any) ([]byte, error) {
+// appendObject writes m with its keys sorted, each value by elem; a nil map is null.
+func appendObject[V any](buf []byte, m map[string]V, elem func([]byte, V) ([]byte, error)) ([]byte, error) {
 	if m == nil {
 		return append(buf, "null"...), nil
 	}
@@ -152,14 +128,15 @@ func appendMap(buf []byte, m map[string]any) ([]byte, error) {
 		buf = appendString(buf, k)
 		buf = append(buf, ':')
 		var err error
-		if buf, err = appendAny(buf, m[k]); err != nil {
+		if buf, err = elem(buf, m[k]); err != nil {
 			return nil, err
 		}
 	}
 	return append(buf, '}'), nil
 }
 
-func appendList(buf []byte, l []any) ([]byte, error) {
+// appendArray writes l, each element by elem; a nil slice is null.
+func appendArray[T any](buf []byte, l []T, elem func([]byte, T) ([]byte, error)) ([]byte, error) {
 	if l == nil {
 		return append(buf, "null"...), nil
 	}
@@ -169,7 +146,7 @@ func appendList(buf []byte, l []any) ([]byte, error) {
 			buf = append(buf, ',')
 		}
 		var err error
-		if buf, err = appendAny(buf, v); err != nil {
+		if buf, err = elem(buf, v); err != nil {
 			return nil, err
 		}
 	}
