@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"testing"
 	"time"
 
@@ -69,7 +70,7 @@ var zero float64
 
 func FuzzState(f *testing.F) {
 	f.Add("k", "v", 1.5, int64(3), true)
-	f.Add("<", "\u2028\"\\", -0.0, int64(-1), false)
+	f.Add("<", "\u2028\"\\", math.Copysign(0, -1), int64(-1), false)
 	f.Add("", "\xff", 1e21, int64(0), true)
 	f.Fuzz(func(t *testing.T, k, s string, x float64, i int64, b bool) {
 		values := map[string]any{k: s, k + "f": x, k + "i": i, k + "b": b, "s" + k: s + k,
