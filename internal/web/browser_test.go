@@ -23,6 +23,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -46,7 +47,7 @@ func TestBrowser(t *testing.T) {
 	defer b.Close()
 	demo := startDemo(ctx, t, dir, b.URL())
 	proxy := ingressProxy(t, demo.url)
-	br := startBrowser(ctx, t, dir)
+	br := startBrowser(ctx, t)
 	shots := os.Getenv("WEB_SCREENSHOTS")
 	shot := func(name string) {
 		if shots == "" {
@@ -284,24 +285,46 @@ type cdpReply struct {
 	} `json:"error"`
 }
 
-func startBrowser(ctx context.Context, t *testing.T, dir string) *browser {
+func startBrowser(ctx context.Context, t *testing.T) *browser {
 	t.Helper()
+	// The profile lives outside t.TempDir: Chromium's helper processes may still be
+	// writing it when the test ends, and TempDir's cleanup fails on a directory that is
+	// not empty (seen in CI). It is removed below once the whole process group is gone.
+	profile, err := os.MkdirTemp("", "accountbridge-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
 	bin := os.Getenv("CHROMIUM")
 	if bin == "" {
 		bin = "chromium"
 	}
 	cmd := exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
 		"--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--user-data-dir="+filepath.Join(dir, "chromium"), "--remote-debugging-port=0", "--window-size=1200,760",
+		"--user-data-dir="+profile, "--remote-debugging-port=0", "--window-size=1200,760",
 		"--hide-scrollbars", "--lang=en-US", "about:blank")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its helpers too: one group to stop
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v (scripts/e2e-web.sh installs it)", bin, err)
 	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	t.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // the group this test started
+		_ = cmd.Wait()
+		// A helper that left the group may still hold the profile for a moment.
+		for i := 0; ; i++ {
+			err := os.RemoveAll(profile)
+			if err == nil || i == 50 {
+				if err != nil {
+					t.Logf("chromium profile %s not removed: %v", profile, err)
+				}
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
 	wsURL := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
