@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -61,12 +62,8 @@ func appendStateValue(buf []byte, v any) ([]byte, error) {
 			return nil, errors.New("nil time")
 		}
 		return appendTime(buf, *x), nil
-	case bool:
-		return strconv.AppendBool(buf, x), nil
-	case int:
-		return strconv.AppendInt(buf, int64(x), 10), nil
-	case int64:
-		return strconv.AppendInt(buf, x, 10), nil
+	case bool, int, int64:
+		return appendAny(buf, x)
 	case json.Number:
 		if plainNumber(string(x)) {
 			return append(buf, x...), nil
@@ -121,7 +118,7 @@ func appendObject[V any](buf []byte, m map[string]V, elem func([]byte, V) ([]byt
 		return append(buf, "null"...), nil
 	}
 	buf = append(buf, '{')
-	for i, k := range sortedKeys(m) {
+	for i, k := range slices.Sorted(maps.Keys(m)) {
 		if i > 0 {
 			buf = append(buf, ',')
 		}
@@ -151,15 +148,6 @@ func appendArray[T any](buf []byte, l []T, elem func([]byte, T) ([]byte, error))
 		}
 	}
 	return append(buf, ']'), nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // appendTime writes t as RFC 3339, which has nothing to escape.
