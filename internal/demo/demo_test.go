@@ -69,9 +69,13 @@ func TestDemo(t *testing.T) {
 	ready := make(chan Info, 1)
 	done := make(chan error, 1)
 	go func() {
-		// Fast: polls every 2s, the OneCloud box offline after 3s with a 1s alert grace.
+		// Fast: polls every 2s, the OneCloud box offline after 7s with a 1s alert grace.
+		// The alert needs two offline polls at least the grace apart. Polls start on whole
+		// seconds and the box toggles from when the fakes started, so the phase between
+		// them is fixed for a run: a 3s window held two polls or one depending on it (a
+		// loaded CI machine failed that way). A 7s window holds three.
 		done <- Run(ctx, Options{BrokerAddr: "127.0.0.1:0", startBroker: childBroker(t), Out: &out, Log: &logs, LogLevel: "debug",
-			Every: 2 * time.Second, OfflineAfter: 3 * time.Second, AlertFor: time.Second,
+			Every: 2 * time.Second, OfflineAfter: 7 * time.Second, AlertFor: time.Second,
 			Ready: func(i Info) { ready <- i }})
 	}()
 	defer func() {
