@@ -356,6 +356,17 @@ func (p *Publisher) updateDevice(account string, dev providers.Device) (DeviceCh
 			topics[name] = payload
 		}
 	}
+	// A name not allowed is left out of the kept topics too, or a re-publish would send it.
+	cloned := false
+	for name := range topics {
+		if !providers.ValidID(name) || name == "state" || name == "availability" || name == "event" {
+			p.log.Error("extra topic name not allowed; left out", "device", dev.ID, "topic", name)
+			if !cloned {
+				topics, cloned = maps.Clone(topics), true // the provider's map is not ours
+			}
+			delete(topics, name)
+		}
+	}
 	var kept keptState
 	sameState := false
 	p.mu.Lock()
@@ -372,10 +383,6 @@ func (p *Publisher) updateDevice(account string, dev providers.Device) (DeviceCh
 	}
 	ch.State = state // the kept state when unchanged: equal to it
 	for name, payload := range topics {
-		if !providers.ValidID(name) || name == "state" || name == "availability" || name == "event" {
-			p.log.Error("extra topic name not allowed; left out", "device", dev.ID, "topic", name)
-			continue
-		}
 		if old, ok := topicPayload(d.topics, name); !ok || string(old) != string(payload) {
 			msgs = append(msgs, msg(p.extraTopic(dev.ID, name), payload))
 		}

@@ -294,3 +294,34 @@ func TestExtraTopics(t *testing.T) {
 		t.Errorf("removed extra topic: %v", got)
 	}
 }
+
+// An extra topic whose name is not allowed ("state" would overwrite the device's state) is
+// left out when published and when re-published after Home Assistant's birth.
+func TestExtraTopicNameNotAllowed(t *testing.T) {
+	f := setup(t)
+	c := f.connect(t)
+	w := f.watch(t)
+	w.WaitFor(f.topics.BridgeAvailabilityTopic(), "online")
+	snap := snapshot("a", 1, "balance")
+	topics := map[string][]byte{"summary": []byte(`{"balance":100}`), "state": []byte(`bogus`), "Bad-Name": []byte(`x`)}
+	snap.Devices[0].Topics = topics
+	c.PublishSnapshot(snap)
+	if len(topics) != 3 {
+		t.Errorf("the provider's map was changed: %v", topics)
+	}
+	check := func(when string, got []mqtttest.Message) {
+		t.Helper()
+		for _, m := range got {
+			if m.Payload == "bogus" || m.Payload == "x" || strings.Contains(m.Topic, "Bad-Name") {
+				t.Errorf("%s: %s = %q published", when, m.Topic, m.Payload)
+			}
+		}
+		if len(mqtttest.Topics(got, f.topics.BaseTopic+"/demo_a/summary")) != 1 {
+			t.Errorf("%s: summary not published once: %v", when, got)
+		}
+	}
+	check("publish", f.publishedSince(t, w))
+	w.Publish(f.status, "online", false)
+	w.WaitFor(f.topics.DiscoveryTopic("demo_a"), "*")
+	check("re-publish", f.publishedSince(t, w))
+}
