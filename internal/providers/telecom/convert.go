@@ -681,6 +681,9 @@ type Summary struct {
 	FlowItems    []SummaryItem `json:"flowItems"`
 }
 
+// summaryTimeLayout is createTime's format, fixed-width: the provider patches it in place.
+const summaryTimeLayout = "2006-01-02 15:04:05"
+
 // SummaryItem is one flowItems entry; balance is negative when over quota, as in the original.
 type SummaryItem struct {
 	Name    string `json:"name"`
@@ -697,7 +700,7 @@ func intOr0(s wire.Text) int64 {
 
 // BuildSummary computes the /summary object (docs/telecom.md, "Protocol: the /summary rules") from qryImportantData.
 func BuildSummary(phone string, d *importantData, now time.Time) Summary {
-	s := Summary{PhoneNum: phone, CreateTime: now.In(wire.CST).Format("2006-01-02 15:04:05"), FlowItems: []SummaryItem{}}
+	s := Summary{PhoneNum: phone, CreateTime: now.In(wire.CST).Format(summaryTimeLayout), FlowItems: []SummaryItem{}}
 	if d == nil {
 		return s
 	}

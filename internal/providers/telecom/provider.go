@@ -88,11 +88,14 @@ type Provider struct {
 	sessMu sync.Mutex
 	sess   *session // the stored session, once read or made: not re-read on every poll
 
-	// The last /summary payload and the hash of its content without createTime: while
-	// the content stays the same, the same payload is returned and nothing is re-published.
+	// The hash of the last /summary content without createTime, and that createTime:
+	// while the content stays the same, the payload is returned with the kept createTime,
+	// byte for byte the last one, and nothing is re-published. Not the payload itself:
+	// the publisher keeps that (deflated), and thousands of accounts would hold it twice.
 	sumMu   sync.Mutex
-	sumLast []byte
+	sumSet  bool
 	sumHash uint64
+	sumTime [len(summaryTimeLayout)]byte
 }
 
 var (
@@ -268,24 +271,30 @@ func (p *Provider) summary(data *importantData, now time.Time) []byte {
 	var h maphash.Hash
 	h.SetSeed(summarySeed)
 	const field = `"createTime":"`
+	var created []byte // b's createTime, patched in place
 	if i := bytes.Index(b, []byte(field)); i >= 0 {
 		j := i + len(field)
-		k := bytes.IndexByte(b[j:], '"')
-		if k < 0 {
-			k = len(b) - j
+		if k := bytes.IndexByte(b[j:], '"'); k == len(summaryTimeLayout) {
+			created = b[j : j+k]
 		}
 		h.Write(b[:j])
-		h.Write(b[j+k:])
+		h.Write(b[j+len(created):])
 	} else {
 		h.Write(b)
 	}
 	sum := h.Sum64()
 	p.sumMu.Lock()
 	defer p.sumMu.Unlock()
-	if p.sumLast != nil && sum == p.sumHash {
-		return p.sumLast
+	if created == nil {
+		p.sumSet = false // cannot happen: BuildSummary always writes it
+		return b
 	}
-	p.sumLast, p.sumHash = b, sum
+	if p.sumSet && sum == p.sumHash {
+		copy(created, p.sumTime[:])
+		return b
+	}
+	p.sumSet, p.sumHash = true, sum
+	copy(p.sumTime[:], created)
 	return b
 }
 

@@ -537,6 +537,10 @@ func TestSummaryUnchangedKeepsPayload(t *testing.T) {
 	if got == first || !strings.Contains(got, `"createTime":"2025-06-15 18:30:45"`) {
 		t.Errorf("changed content, summary %s: want new values and createTime 2025-06-15 18:30:45", got)
 	}
+	r.clock.Advance(time.Hour)
+	if again := string(mustPoll(t, p).Devices[0].Topics["summary"]); again != got {
+		t.Errorf("unchanged after the change, summary\n%s\nwant\n%s", again, got)
+	}
 }
 
 // One poll of a logged-in account with the full plan (the three queries through a local
