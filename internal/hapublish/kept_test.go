@@ -4,62 +4,116 @@ import (
 	"bytes"
 	"fmt"
 	"hash/maphash"
+	"slices"
 	"testing"
 )
+
+// state is a telecom-like state payload: the same keys for every account, values of its own.
+func state(seed int) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, `{"balance":%d.5`, seed)
+	for i := range 40 {
+		fmt.Fprintf(&b, `,"flow_%d_used":%d,"flow_%d_total":10240`, i, (seed+i)*37%1000, i)
+	}
+	b.WriteString(`,"last_error":""}`)
+	return b.Bytes()
+}
 
 // A kept state reads back exactly, is recognised as the same payload, and is smaller.
 func TestKeptState(t *testing.T) {
 	p := &Publisher{seed: maphash.MakeSeed()}
-	var b bytes.Buffer
-	b.WriteString(`{"balance":12.5`)
-	for i := range 40 {
-		fmt.Fprintf(&b, `,"flow_%d_used":%d,"flow_%d_total":10240`, i, i*37, i)
-	}
-	b.WriteString(`,"last_error":""}`)
-	state := b.Bytes()
-	k := p.keepState(state)
-	if got := k.bytes(); !bytes.Equal(got, state) {
+	first := state(1)
+	k := p.keepState("Mobile plan", first)
+	if got := k.bytes(); !bytes.Equal(got, first) {
 		t.Fatalf("read back %q", got)
 	}
-	if len(k.z) >= len(state)/2 {
-		t.Errorf("kept %d bytes of a %d-byte state", len(k.z), len(state))
-	}
-	if !k.same(p, bytes.Clone(state)) {
+	if !k.same(p, bytes.Clone(first)) {
 		t.Error("the same payload is not recognised")
 	}
-	changed := bytes.Replace(state, []byte(`12.5`), []byte(`12.6`), 1)
-	if k.same(p, changed) || k.same(p, state[:len(state)-1]) || k.same(p, nil) {
+	changed := bytes.Replace(first, []byte(`1.5`), []byte(`1.6`), 1)
+	if k.same(p, changed) || k.same(p, first[:len(first)-1]) || k.same(p, nil) {
 		t.Error("a different payload counts as the same")
 	}
 	var none keptState
 	if none.bytes() != nil || none.same(p, []byte("{}")) {
 		t.Error("no state reads back as something")
 	}
-	if p.keepState(nil).z != nil {
+	if p.keepState("Mobile plan", nil).z != nil {
 		t.Error("a nil state is kept")
+	}
+
+	// Another account's state of the same model deflates against the first one: to a
+	// fraction of what it deflates to alone (a kind of its own, or no kind).
+	second := state(2)
+	withDict := p.keepState("Mobile plan", second)
+	alone := p.keepState("Another model", second) // makes that kind's dictionary: itself
+	plainly := p.keep("", second)
+	if got := withDict.bytes(); !bytes.Equal(got, second) {
+		t.Fatalf("read back with the dictionary: %q", got)
+	}
+	if got := plainly.bytes(); !bytes.Equal(got, second) {
+		t.Fatalf("read back without a dictionary: %q", got)
+	}
+	if len(plainly.z) >= len(second)/2 || len(withDict.z) >= len(plainly.z)*3/4 {
+		t.Errorf("%d-byte state: %d bytes deflated alone, %d with the dictionary; want under a half and three quarters", len(second), len(plainly.z), len(withDict.z))
+	}
+	if alone.dict == withDict.dict || withDict.dict != k.dict {
+		t.Error("kinds do not have a dictionary each")
 	}
 }
 
+// Past maxDictionaries kinds, payloads deflate alone, and still read back.
+func TestDictionaryBound(t *testing.T) {
+	p := &Publisher{seed: maphash.MakeSeed()}
+	for i := range maxDictionaries {
+		p.keepState(fmt.Sprint("model ", i), state(i))
+	}
+	k := p.keepState("one too many", state(7))
+	if k.dict != plain || len(p.dicts) != maxDictionaries {
+		t.Errorf("dictionaries: %d, the last kind's is plain: %v", len(p.dicts), k.dict == plain)
+	}
+	if !bytes.Equal(k.bytes(), state(7)) {
+		t.Error("a payload without a dictionary does not read back")
+	}
+}
+
+// Extra topics are kept deflated, sorted by name; an unchanged payload keeps its copy and
+// is not reported, a changed or new one is.
 func TestKeepTopics(t *testing.T) {
-	ts := keepTopics(nil, map[string][]byte{"summary": []byte("s1"), "poll": []byte("p1")})
-	if len(ts) != 2 || ts[0].name != "poll" || ts[1].name != "summary" {
-		t.Fatalf("kept %v", ts)
+	p := &Publisher{seed: maphash.MakeSeed()}
+	read := func(ts []extraTopic, name string) string {
+		k, ok := keptTopic(ts, name)
+		if !ok {
+			return "<none>"
+		}
+		return string(k.bytes())
 	}
-	again := keepTopics(ts, map[string][]byte{"summary": []byte("s2"), "poll": []byte("p2")})
-	if &again[0] != &ts[0] || string(again[0].payload) != "p2" || string(again[1].payload) != "s2" {
-		t.Errorf("same names: %v (array reused: %v)", again, &again[0] == &ts[0])
+	ts, changed := p.keepTopics(nil, map[string][]byte{"summary": []byte("s1"), "poll": []byte("p1")})
+	if len(ts) != 2 || ts[0].name != "poll" || ts[1].name != "summary" || !slices.Equal(changed, []string{"poll", "summary"}) {
+		t.Fatalf("kept %v, changed %v", ts, changed)
 	}
-	other := keepTopics(again, map[string][]byte{"poll": []byte("p3"), "extra": []byte("e")})
-	if len(other) != 2 || other[0].name != "extra" || other[1].name != "poll" {
-		t.Errorf("other names: %v", other)
+	if read(ts, "poll") != "p1" || read(ts, "summary") != "s1" {
+		t.Fatalf("read back poll %q summary %q", read(ts, "poll"), read(ts, "summary"))
 	}
-	if p, ok := topicPayload(other, "poll"); !ok || string(p) != "p3" {
-		t.Errorf("topicPayload(poll) = %q, %v", p, ok)
+	z := ts[1].kept.z
+	again, changed := p.keepTopics(ts, map[string][]byte{"summary": []byte("s1"), "poll": []byte("p2")})
+	if &again[0] != &ts[0] || read(again, "poll") != "p2" || read(again, "summary") != "s1" || !slices.Equal(changed, []string{"poll"}) {
+		t.Errorf("same names: poll %q summary %q changed %v (array reused: %v)", read(again, "poll"), read(again, "summary"), changed, &again[0] == &ts[0])
 	}
-	if _, ok := topicPayload(other, "summary"); ok {
-		t.Error("a gone topic is still kept")
+	if &again[1].kept.z[0] != &z[0] {
+		t.Error("an unchanged payload was deflated again")
 	}
-	if keepTopics(other, nil) != nil {
+	other, changed := p.keepTopics(again, map[string][]byte{"poll": []byte("p2"), "extra": nil})
+	if len(other) != 2 || other[0].name != "extra" || other[1].name != "poll" || !slices.Equal(changed, []string{"extra"}) {
+		t.Errorf("other names: %v, changed %v", other, changed)
+	}
+	if read(other, "extra") != "" || read(other, "summary") != "<none>" {
+		t.Errorf("extra %q, summary %q: want empty and gone", read(other, "extra"), read(other, "summary"))
+	}
+	if _, changed := p.keepTopics(other, map[string][]byte{"poll": []byte("p2"), "extra": {}}); len(changed) != 0 {
+		t.Errorf("an empty payload kept empty counts as changed: %v", changed)
+	}
+	if kept, _ := p.keepTopics(other, nil); kept != nil {
 		t.Error("no topics keep something")
 	}
 }

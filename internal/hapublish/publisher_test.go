@@ -2,6 +2,7 @@ package hapublish_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -324,4 +325,22 @@ func TestExtraTopicNameNotAllowed(t *testing.T) {
 	w.Publish(f.status, "online", false)
 	w.WaitFor(f.topics.DiscoveryTopic("demo_a"), "*")
 	check("re-publish", f.publishedSince(t, w))
+}
+
+// A re-publish goes out in batches of devices; every device of every batch reaches the
+// restarted broker.
+func TestRepublishInBatches(t *testing.T) {
+	f := setup(t)
+	c := f.connect(t)
+	f.watch(t).WaitFor(f.topics.BridgeAvailabilityTopic(), "online")
+	n := 2*hapublish.RepublishBatch + 3
+	want := map[string]string{}
+	for i := range n {
+		account := fmt.Sprintf("a%03d", i)
+		c.PublishSnapshot(snapshot(account, float64(i), "balance"))
+		want[f.topics.StateTopic("demo_"+account)] = fmt.Sprintf(`{"balance":%d}`, i)
+		want[f.topics.DiscoveryTopic("demo_"+account)] = "*"
+	}
+	f.b.Restart()
+	f.watch(t).WaitAll(want)
 }

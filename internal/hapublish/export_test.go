@@ -1,0 +1,4 @@
+package hapublish
+
+// RepublishBatch is republishBatch, for the external tests.
+const RepublishBatch = republishBatch
