@@ -117,7 +117,7 @@ func New(opts Options) (*http.Client, error) {
 
 	ua := opts.UserAgent
 	if ua == "" {
-		ua = DefaultUserAgent(opts.Provider)
+		ua = defaultUserAgent(opts.Provider)
 	}
 	var rt http.RoundTripper = &uaTransport{next: tr, ua: ua}
 	if opts.Logger != nil {
@@ -136,6 +136,18 @@ func DefaultUserAgent(provider string) string {
 		return "accountbridge/" + version.String() + " (+https://github.com/accountbridge/accountbridge)"
 	}
 	return "accountbridge/" + version.String() + " (+https://github.com/accountbridge/accountbridge; " + provider + ")"
+}
+
+// defaultUserAgents holds one DefaultUserAgent string per provider, shared by its clients
+// (one per account: thousands of equal copies otherwise).
+var defaultUserAgents sync.Map
+
+func defaultUserAgent(provider string) string {
+	if ua, ok := defaultUserAgents.Load(provider); ok {
+		return ua.(string)
+	}
+	ua, _ := defaultUserAgents.LoadOrStore(provider, DefaultUserAgent(provider))
+	return ua.(string)
 }
 
 // proxyFunc turns Options.Proxy into a Transport.Proxy. An empty setting
