@@ -17,7 +17,7 @@ import (
 // length and a 64-bit hash of the payload, so an unchanged poll neither compresses nor
 // inflates anything.
 type keptState struct {
-	z    []byte // deflated payload; nil: no state
+	z    []byte // deflated payload (as it is when dict is nil); nil: no state
 	n    int    // length of the payload
 	hash uint64 // maphash of the payload with the client's seed
 	dict *dictionary
@@ -64,11 +64,19 @@ func (p *Publisher) dictionaryFor(kind string, payload []byte) *dictionary {
 	return d
 }
 
+// minDeflate is the smallest payload kept deflated. Smaller ones gain little, and one of
+// them, the poll heartbeat, changes on every poll: deflating it each time cost more CPU
+// than it saved memory.
+const minDeflate = 256
+
 // keep deflates payload against the dictionary of its kind ("": none); a nil payload is
-// kept as nothing.
+// kept as nothing, one under minDeflate bytes as it is.
 func (p *Publisher) keep(kind string, payload []byte) keptState {
 	if payload == nil {
 		return keptState{}
+	}
+	if len(payload) < minDeflate {
+		return keptState{z: bytes.Clone(payload), n: len(payload), hash: maphash.Bytes(p.seed, payload)}
 	}
 	d := p.dictionaryFor(kind, payload)
 	var buf bytes.Buffer
@@ -104,6 +112,9 @@ func (k keptState) same(p *Publisher, payload []byte) bool {
 func (k keptState) bytes() []byte {
 	if k.z == nil {
 		return nil
+	}
+	if k.dict == nil {
+		return bytes.Clone(k.z)
 	}
 	src := bytes.NewReader(k.z)
 	r, _ := k.dict.inflaters.Get().(io.ReadCloser)

@@ -95,6 +95,9 @@ func TestKeepTopics(t *testing.T) {
 	if read(ts, "poll") != "p1" || read(ts, "summary") != "s1" {
 		t.Fatalf("read back poll %q summary %q", read(ts, "poll"), read(ts, "summary"))
 	}
+	if ts[0].kept.dict != nil || string(ts[0].kept.z) != "p1" {
+		t.Error("a payload under minDeflate bytes was deflated")
+	}
 	z := ts[1].kept.z
 	again, changed := p.keepTopics(ts, map[string][]byte{"summary": []byte("s1"), "poll": []byte("p2")})
 	if &again[0] != &ts[0] || read(again, "poll") != "p2" || read(again, "summary") != "s1" || !slices.Equal(changed, []string{"poll"}) {
