@@ -91,7 +91,7 @@ func ValidateEntity(e providers.Entity) error {
 		return fmt.Errorf("entity key %q is reserved for the state's attribute object", e.Key)
 	}
 	if e.Topic != "" {
-		if !providers.ValidID(e.Topic) || e.Topic == "state" || e.Topic == "availability" || e.Topic == "event" {
+		if !providers.ValidTopicName(e.Topic) {
 			return fmt.Errorf("%s: topic %q must match [a-z0-9_]+ and not be state, availability or event", e.Key, e.Topic)
 		}
 		if e.Component != providers.Sensor && e.Component != providers.BinarySensor {

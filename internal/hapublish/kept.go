@@ -178,12 +178,13 @@ func (p *Publisher) keepTopics(old []extraTopic, topics map[string][]byte) (kept
 	return kept, changed
 }
 
-// keepTopic keeps the payload of the extra topic name, an empty one too (a topic
-// published empty is a topic all the same).
+// keepTopic keeps the payload of the extra topic name.
 func (p *Publisher) keepTopic(name string, payload []byte) keptState {
-	return p.keep("topic\x00"+name, orEmpty(payload))
+	return p.keep("topic\x00"+name, payload)
 }
 
+// orEmpty makes a nil topic payload empty: a topic published empty is kept all the same
+// (keep keeps nil as nothing).
 func orEmpty(b []byte) []byte {
 	if b == nil {
 		return []byte{}

@@ -138,11 +138,13 @@ func (p *Publisher) republish(why string) {
 	}
 	ids := slices.Sorted(maps.Keys(p.devices))
 	p.mu.Unlock()
-	// Devices do not change meanwhile: that takes pubMu.
+	// Devices do not change meanwhile: that takes pubMu. The first batch carries the
+	// messages above, so it is sent even with no devices.
 	sent := 0
-	for start := 0; start < len(ids) || start == 0; start += republishBatch {
+	for start := 0; ; start += republishBatch {
+		end := min(start+republishBatch, len(ids))
 		p.mu.Lock()
-		for _, id := range ids[start:min(start+republishBatch, len(ids))] {
+		for _, id := range ids[start:end] {
 			msgs = append(msgs, p.deviceMessages(id, p.devices[id])...)
 		}
 		p.mu.Unlock()
@@ -151,6 +153,9 @@ func (p *Publisher) republish(why string) {
 			return
 		}
 		sent += len(msgs)
+		if end == len(ids) {
+			break
+		}
 		msgs = msgs[:0]
 		clear(msgs[:cap(msgs)]) // let the sent payloads go
 	}
@@ -388,7 +393,7 @@ func (p *Publisher) updateDevice(account string, dev providers.Device) (DeviceCh
 	// A name not allowed is left out of the kept topics too, or a re-publish would send it.
 	cloned := false
 	for name := range topics {
-		if !providers.ValidID(name) || name == "state" || name == "availability" || name == "event" {
+		if !providers.ValidTopicName(name) {
 			p.log.Error("extra topic name not allowed; left out", "device", dev.ID, "topic", name)
 			if !cloned {
 				topics, cloned = maps.Clone(topics), true // the provider's map is not ours

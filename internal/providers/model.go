@@ -6,7 +6,6 @@
 package providers
 
 import (
-	"regexp"
 	"time"
 )
 
@@ -90,10 +89,22 @@ type Snapshot struct {
 	Devices []Device
 }
 
-var idPattern = regexp.MustCompile(`^[a-z0-9_]+$`)
+// ValidID reports whether s is usable as an account id, device id or entity key:
+// [a-z0-9_]+. Publishing checks names with it on every poll, hence no regexp.
+func ValidID(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return s != ""
+}
 
-// ValidID reports whether s is usable as an account id, device id or entity key.
-func ValidID(s string) bool { return idPattern.MatchString(s) }
+// ValidTopicName reports whether name may name an extra topic of a device (Device.Topics,
+// Entity.Topic): an id that is not one of the device's own topics.
+func ValidTopicName(name string) bool {
+	return ValidID(name) && name != "state" && name != "availability" && name != "event"
+}
 
 // DeviceID builds a device id from its parts, e.g. DeviceID("telecom", "main") = "telecom_main".
 func DeviceID(provider, account string, sub ...string) string {

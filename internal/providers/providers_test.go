@@ -64,9 +64,14 @@ func TestIDs(t *testing.T) {
 	if got := DeviceID("onecloud", "home", "OCP-9A"); got != "onecloud_home_ocp_9a" {
 		t.Errorf("DeviceID = %q", got)
 	}
-	for id, ok := range map[string]bool{"main": true, "a_1": true, "": false, "Main": false, "a-b": false, "a b": false} {
+	for id, ok := range map[string]bool{"main": true, "a_1": true, "": false, "Main": false, "a-b": false, "a b": false, "a\n": false, "ü": false} {
 		if ValidID(id) != ok {
 			t.Errorf("ValidID(%q) = %v", id, !ok)
+		}
+	}
+	for name, ok := range map[string]bool{"summary": true, "poll": true, "state": false, "availability": false, "event": false, "Bad-Name": false, "": false} {
+		if ValidTopicName(name) != ok {
+			t.Errorf("ValidTopicName(%q) = %v", name, !ok)
 		}
 	}
 }
