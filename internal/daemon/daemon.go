@@ -67,7 +67,7 @@ type Daemon struct {
 
 	healthMu sync.Mutex // writeHealth
 	mu       sync.Mutex
-	statuses map[string]poller.Status
+	marks    map[string]statusMark // account or group job → what Status compares with
 	// devices: device id → model of its last polled form (with the poll diagnostics, before
 	// alert entities), without values: those are on the broker, and a value that changes
 	// between polls (the last error, an alert) is patched into the published state.
@@ -111,7 +111,7 @@ func New(ctx context.Context, opts Options) (_ *Daemon, err error) {
 	}
 	d := &Daemon{
 		cfg: cfg, log: opts.Logger, red: opts.Redactor, clock: opts.Clock,
-		accounts: map[string]Account{}, statuses: map[string]poller.Status{}, owners: map[string]string{},
+		accounts: map[string]Account{}, marks: map[string]statusMark{}, owners: map[string]string{},
 		devices: map[string]providers.Device{}, mainDev: map[string]string{}, started: opts.Clock.Now(),
 		cycle: cycle{done: map[string]bool{}}, byState: map[string]int{},
 	}
@@ -586,14 +586,31 @@ func (d *Daemon) Snapshot(ctx context.Context, snap providers.Snapshot) {
 	d.mu.Unlock()
 }
 
+// statusMark is the part of an account's last poller.Status that Status compares the
+// next one with. The whole status is the poller's (pollStatus), not kept twice: a copy
+// per account cost 240 bytes each.
+type statusMark struct {
+	State, LastError string
+	LastRun          time.Time
+	Available        bool
+}
+
+// pollStatus is the poller's current status of account (or group job).
+func (d *Daemon) pollStatus(account string) (poller.Status, bool) {
+	if d.poller == nil { // still being built
+		return poller.Status{}, false
+	}
+	return d.poller.Status(account)
+}
+
 // Status implements poller.Results.
 func (d *Daemon) Status(_ context.Context, st poller.Status) {
 	if st.Account == bridge.Kind {
 		return
 	}
 	d.mu.Lock()
-	prev, had := d.statuses[st.Account]
-	d.statuses[st.Account] = st
+	prev, had := d.marks[st.Account]
+	d.marks[st.Account] = statusMark{State: st.State, LastError: st.LastError, LastRun: st.LastRun, Available: st.Available}
 	_, isAccount := d.accounts[st.Account] // not a group's own job
 	if isAccount {
 		if had {
@@ -856,7 +873,7 @@ func (d *Daemon) info() Info {
 	}
 	for _, id := range slices.Sorted(maps.Keys(d.accounts)) {
 		a := d.accounts[id]
-		st := d.statuses[id]
+		st, _ := d.pollStatus(id)
 		ai := AccountInfo{ID: id, Provider: a.Config.Provider, Name: a.Config.Name, Schedule: a.Spec,
 			State: st.State, Available: st.Available, ConsecutiveFailures: st.ConsecutiveFailures,
 			LastRun: st.LastRun, LastOK: st.LastOK, NextRun: st.NextRun,

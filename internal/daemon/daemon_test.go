@@ -129,8 +129,10 @@ func TestDaemonPublishesRestoresAndRemoves(t *testing.T) {
 	dev := "testfake_" + id
 	disc, state, avail := e.prefix+"/device/"+dev+"/config", e.base+"/"+dev+"/state", e.base+"/"+dev+"/availability"
 
-	// First run: discovery, state, availability, bridge device and info.
-	w := e.watch()
+	// First run: discovery, state, availability, bridge device and info. The info is
+	// watched apart: it may say "ok" before the state is out (it reads the poller's
+	// status, updated as the poll ends, before the snapshot is published).
+	w, wi := e.watch(), e.watch()
 	stop := e.start(e.config(acct))
 	w.WaitAll(map[string]string{
 		e.base + "/bridge/availability":    "online",
@@ -139,7 +141,7 @@ func TestDaemonPublishesRestoresAndRemoves(t *testing.T) {
 		state:                              `~"balance":12.5`,
 		avail:                              "online",
 	})
-	info := w.Next(func(m mqtttest.Message) bool {
+	info := wi.Next(func(m mqtttest.Message) bool {
 		return m.Topic == e.base+"/bridge/info" && strings.Contains(m.Payload, `"state":"ok"`)
 	})
 	var in daemon.Info

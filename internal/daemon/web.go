@@ -136,7 +136,7 @@ func (b *webBackend) Accounts() []web.Account {
 		if a, ok := d.accounts[c.ID]; ok {
 			wa.Schedule = a.Spec
 		}
-		st, ok := d.statuses[c.ID]
+		st, ok := d.pollStatus(c.ID)
 		wa.State = st.State
 		if !ok || wa.State == "" {
 			wa.State = poller.StatePending
@@ -219,10 +219,11 @@ func (b *webBackend) Device(ctx context.Context, id string) (web.Device, bool, e
 		}
 	}
 	if out.Account != "" {
+		st, _ := d.pollStatus(out.Account)
 		d.mu.Lock()
-		st := d.statuses[out.Account]
+		isMain := d.mainDev[out.Account] == id
 		d.mu.Unlock()
-		if !st.LastOK.IsZero() && d.mainDev[out.Account] == id {
+		if !st.LastOK.IsZero() && isMain {
 			state["last_poll"] = st.LastOK.Format(time.RFC3339)
 		}
 	}

@@ -455,6 +455,17 @@ func (p *Poller) RunNow(account string) bool {
 	return true
 }
 
+// Status returns the current status of one job; false for an account it has no job of.
+func (p *Poller) Status(account string) (Status, bool) {
+	j := p.byAccount[account] // not changed after New
+	if j == nil {
+		return Status{}, false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.statusLocked(j), true
+}
+
 // Statuses returns the current status of every job, sorted by account.
 func (p *Poller) Statuses() []Status {
 	p.mu.Lock()

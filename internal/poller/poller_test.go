@@ -727,6 +727,13 @@ func TestStatusesSorted(t *testing.T) {
 	if p.RunNow("nope") {
 		t.Fatal("RunNow of an unknown account")
 	}
+	// One account's status is the same as in the list.
+	if st, ok := p.Status("b"); !ok || st != sts[1] {
+		t.Fatalf("Status(b) = %+v, %v; want %+v", st, ok, sts[1])
+	}
+	if _, ok := p.Status("nope"); ok {
+		t.Fatal("Status of an unknown account")
+	}
 }
 
 func TestNoGoroutineLeak(t *testing.T) {
