@@ -23,7 +23,7 @@ import (
 // Account is one configured account, ready to poll.
 type Account struct {
 	Config   *config.Account
-	Info     providers.Info
+	Info     *providers.Info // shared by the accounts of a kind
 	Provider providers.Provider
 	Schedule cron.Schedule
 	Spec     string
@@ -70,6 +70,10 @@ func BuildAccounts(cfg *config.Config, opts BuildOptions) ([]Account, error) {
 	log, red := opts.Logger, opts.Redactor
 	var errs config.Errors
 	var out []Account
+	// One Info per kind and one parsed schedule per spec, shared by the accounts (both
+	// are only read): thousands of accounts would otherwise hold a copy each.
+	infos := map[string]*providers.Info{}
+	scheds := map[string]cron.Schedule{}
 	// defaults.schedule is checked once, at its own line, even without accounts.
 	defaultSpecBad := false
 	if cfg.Defaults.Schedule != "" {
@@ -83,10 +87,15 @@ func BuildAccounts(cfg *config.Config, opts BuildOptions) ([]Account, error) {
 		if !a.IsEnabled() || a.Provider == "" {
 			continue // no provider: the config reported it
 		}
-		info, ok := providers.Lookup(a.Provider)
+		info, ok := infos[a.Provider]
 		if !ok {
-			errs = append(errs, a.Errorf("provider", "unknown provider %q", a.Provider))
-			continue
+			i, known := providers.Lookup(a.Provider)
+			if !known {
+				errs = append(errs, a.Errorf("provider", "unknown provider %q", a.Provider))
+				continue
+			}
+			info = &i
+			infos[a.Provider] = info
 		}
 		spec := a.Schedule
 		if spec == "" {
@@ -98,9 +107,16 @@ func BuildAccounts(cfg *config.Config, opts BuildOptions) ([]Account, error) {
 		if spec == "" {
 			spec = "@every 1h"
 		}
-		sched, err := poller.ParseSchedule(spec)
-		if err != nil && (a.Schedule != "" || !defaultSpecBad) {
-			errs = append(errs, a.Errorf("schedule", "%v", err))
+		sched, ok := scheds[spec]
+		if !ok {
+			var err error
+			sched, err = poller.ParseSchedule(spec)
+			if err != nil && (a.Schedule != "" || !defaultSpecBad) {
+				errs = append(errs, a.Errorf("schedule", "%v", err))
+			}
+			if err == nil {
+				scheds[spec] = sched
+			}
 		}
 		timeout := a.Timeout.D()
 		if timeout == 0 {

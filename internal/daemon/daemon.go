@@ -457,7 +457,9 @@ func (d *Daemon) localize(job string, devs []providers.Device) []providers.Devic
 			names = info.Names[lang]
 		}
 	default:
-		names = d.accounts[job].Info.Names[lang]
+		if a, ok := d.accounts[job]; ok && a.Info != nil {
+			names = a.Info.Names[lang]
+		}
 	}
 	out := make([]providers.Device, len(devs))
 	for i, dev := range devs {
