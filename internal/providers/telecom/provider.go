@@ -78,11 +78,11 @@ type Provider struct {
 	share     bool
 	setDevice string
 	c         *client
-	deps      providers.Deps
+	kv        providers.KV
+	secret    func(string)
 	log       *slog.Logger
-	guard     providers.LoginGuard
-	maxFail   int
-	settings  Settings // the settings that a permanent refusal is tied to (never logged)
+	guard     providers.LoginGuard // its Now is the clock, its MaxFailuresPerDay the daily limit
+	rest      restSettings         // with the fields above: the settings (see settings)
 	mu        sync.Mutex
 
 	sessMu sync.Mutex
@@ -96,6 +96,26 @@ type Provider struct {
 	sumSet  bool
 	sumHash uint64
 	sumTime [len(summaryTimeLayout)]byte
+}
+
+// restSettings are the account's settings that the Provider's other fields do not hold,
+// as given (nil: not set). A whole copy of Settings cost about 150 bytes per account.
+type restSettings struct {
+	rsaPublicKey         string
+	packages, shareUsage *bool
+	minLoginInterval     *time.Duration
+	maxLoginFailures     *int
+	summaryFullNumber    bool
+}
+
+// settings are the account's settings after defaults, which a permanent refusal is tied
+// to (never logged).
+func (p *Provider) settings() Settings {
+	return Settings{Phone: p.phone, Password: p.c.password, DeviceID: p.setDevice,
+		ClientVersion: p.c.clientVersion, BaseURL: p.c.baseURL, LoginURL: p.c.loginURL,
+		RSAPublicKey: p.rest.rsaPublicKey, Packages: p.rest.packages, ShareUsage: p.rest.shareUsage,
+		SummaryFullNumber: p.rest.summaryFullNumber, MinLoginInterval: p.rest.minLoginInterval,
+		MaxLoginFailuresPerDay: p.rest.maxLoginFailures}
 }
 
 var (
@@ -184,16 +204,18 @@ func New(acct providers.Account, deps providers.Deps) (providers.Provider, error
 		setDevice: s.DeviceID,
 		c: &client{http: deps.HTTP, loginURL: s.LoginURL, baseURL: s.BaseURL, clientVersion: s.ClientVersion,
 			pub: pub, phone: s.Phone, password: s.Password},
-		deps: deps, log: deps.Logger, maxFail: maxFail,
+		kv: deps.KV, secret: deps.Secret, log: deps.Logger,
 		guard: providers.LoginGuard{KV: deps.KV, Now: deps.Now, MinInterval: interval,
 			MaxFailuresPerDay: maxFail, Location: wire.CST},
+		// Any change of the account's settings lifts a recorded permanent refusal, as any
+		// change of the account's config lifts the poller's quarantine.
+		rest: restSettings{rsaPublicKey: s.RSAPublicKey, packages: s.Packages, shareUsage: s.ShareUsage,
+			minLoginInterval: s.MinLoginInterval, maxLoginFailures: s.MaxLoginFailuresPerDay,
+			summaryFullNumber: s.SummaryFullNumber},
 	}
 	if s.SummaryFullNumber {
 		p.summaryNo = s.Phone // the user's choice: panels that show the number (docs/telecom.md)
 	}
-	// Any change of the account's settings lifts a recorded permanent refusal, as any
-	// change of the account's config lifts the poller's quarantine.
-	p.settings = s
 	return p, nil
 }
 
@@ -227,7 +249,7 @@ func sharedPublicKey(text string) (string, *rsa.PublicKey, error) {
 func (p *Provider) Poll(ctx context.Context) (providers.Snapshot, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	now := p.deps.Now()
+	now := p.guard.Now()
 	sess, err := p.session(ctx, now)
 	if err != nil {
 		return providers.Snapshot{}, err
@@ -306,7 +328,7 @@ func (p *Provider) queryFailed(ctx context.Context, err error) error {
 	}
 	if errors.Is(err, providers.ErrAuth) {
 		p.setSession(nil)
-		if derr := p.deps.KV.Delete(ctx, kvSession); derr != nil {
+		if derr := p.kv.Delete(ctx, kvSession); derr != nil {
 			return fmt.Errorf("forgetting the expired session: %w", derr)
 		}
 		return fmt.Errorf("session of %s expired or was logged in elsewhere: %w", logging.MaskPhoneNumber(p.phone), err)
@@ -322,14 +344,14 @@ func (p *Provider) session(ctx context.Context, now time.Time) (session, error) 
 	if cached != nil {
 		return *cached, nil
 	}
-	raw, ok, err := p.deps.KV.Get(ctx, kvSession)
+	raw, ok, err := p.kv.Get(ctx, kvSession)
 	if err != nil {
 		return session{}, err
 	}
 	if ok {
 		var s session
 		if json.Unmarshal(raw, &s) == nil && s.Token != "" && s.Phone == p.phone {
-			p.deps.Secret(s.Token)
+			p.secret(s.Token)
 			p.setSession(&s)
 			return s, nil
 		}
@@ -371,9 +393,9 @@ func (p *Provider) login(ctx context.Context, now time.Time) (session, error) {
 			return session{}, err
 		}
 		left := -1
-		if p.maxFail > 0 {
+		if maxFail := p.guard.MaxFailuresPerDay; maxFail > 0 {
 			if n, ferr := p.guard.FailuresToday(ctx); ferr == nil {
-				left = max(p.maxFail-n, 0)
+				left = max(maxFail-n, 0)
 			}
 		}
 		out := loginOutcome(le, left, p.c.clientVersion)
@@ -382,9 +404,9 @@ func (p *Provider) login(ctx context.Context, now time.Time) (session, error) {
 		}
 		return session{}, out
 	}
-	p.deps.Secret(s.Token)
+	p.secret(s.Token)
 	buf, _ := json.Marshal(s)
-	if err := p.deps.KV.Set(ctx, kvSession, buf); err != nil {
+	if err := p.kv.Set(ctx, kvSession, buf); err != nil {
 		return session{}, fmt.Errorf("storing the session: %w", err)
 	}
 	p.setSession(&s)
@@ -399,7 +421,7 @@ func (p *Provider) device(ctx context.Context) (device, error) {
 	if p.setDevice != "" {
 		return device{Slot: p.setDevice, UID: "3" + p.phone, AndroidID: p.setDevice}, nil
 	}
-	raw, ok, err := p.deps.KV.Get(ctx, kvDevice)
+	raw, ok, err := p.kv.Get(ctx, kvDevice)
 	if err != nil {
 		return device{}, err
 	}
@@ -414,7 +436,7 @@ func (p *Provider) device(ctx context.Context) (device, error) {
 			b.WriteByte(byte('0' + d.Int64()))
 		}
 		uid = b.String()
-		if err := p.deps.KV.Set(ctx, kvDevice, []byte(uid)); err != nil {
+		if err := p.kv.Set(ctx, kvDevice, []byte(uid)); err != nil {
 			return device{}, err
 		}
 	}
@@ -434,33 +456,33 @@ const blockIterations = 4096
 // settingsHash hashes the canonical JSON of the settings (after defaults), as stored
 // records were made.
 func (p *Provider) settingsHash(salt []byte) string {
-	canon, _ := json.Marshal(p.settings)
+	canon, _ := json.Marshal(p.settings())
 	k, _ := pbkdf2.Key(sha256.New, string(canon), salt, blockIterations, 32)
 	return hex.EncodeToString(k)
 }
 
 func (p *Provider) blocked(ctx context.Context) (string, bool, error) {
-	raw, ok, err := p.deps.KV.Get(ctx, kvBlocked)
+	raw, ok, err := p.kv.Get(ctx, kvBlocked)
 	if err != nil || !ok {
 		return "", false, err
 	}
 	var r blockedRecord
 	if json.Unmarshal(raw, &r) != nil {
-		return "", false, p.deps.KV.Delete(ctx, kvBlocked)
+		return "", false, p.kv.Delete(ctx, kvBlocked)
 	}
 	salt, herr := hex.DecodeString(r.Salt)
 	if herr == nil && subtle.ConstantTimeCompare([]byte(p.settingsHash(salt)), []byte(r.Hash)) == 1 {
 		return r.Message, true, nil
 	}
 	// The settings changed since the refusal: try again.
-	return "", false, p.deps.KV.Delete(ctx, kvBlocked)
+	return "", false, p.kv.Delete(ctx, kvBlocked)
 }
 
 func (p *Provider) block(ctx context.Context, msg string) {
 	salt := make([]byte, 16)
 	_, _ = rand.Read(salt)
 	buf, _ := json.Marshal(blockedRecord{Salt: hex.EncodeToString(salt), Hash: p.settingsHash(salt), Message: msg})
-	if err := p.deps.KV.Set(ctx, kvBlocked, buf); err != nil {
+	if err := p.kv.Set(ctx, kvBlocked, buf); err != nil {
 		p.log.Warn("recording the permanent login refusal", "err", err)
 	}
 }
