@@ -56,6 +56,22 @@ type loadConfig struct {
 	CAFile      string // the fakes' self-signed certificate ("": plain HTTP)
 	Daemon      string // process | inprocess
 	Bridge      string // the bridge binary (process mode)
+	// BridgeEnv are NAME=value settings for the bridge process alone (process mode): a
+	// GOGC or GOMEMLIMIT in the load tool's own environment would also reach the fakes.
+	BridgeEnv []string
+}
+
+// envList is a repeatable NAME=value flag.
+type envList []string
+
+func (l *envList) String() string { return strings.Join(*l, " ") }
+
+func (l *envList) Set(v string) error {
+	if name, _, ok := strings.Cut(v, "="); !ok || name == "" {
+		return fmt.Errorf("want NAME=value, got %q", v)
+	}
+	*l = append(*l, v)
+	return nil
 }
 
 func main() {
@@ -83,6 +99,7 @@ func main() {
 	flag.IntVar(&cfg.Cycles, "cycles", 4, "full cycles to measure (the first logs in, later ones reuse sessions)")
 	flag.IntVar(&cfg.ExpireCycle, "expire-cycle", 3, "every upstream session expires before this cycle, so each account logs in again (0: never)")
 	flag.StringVar(&cfg.Daemon, "daemon", "process", "process: the bridge binary as its own process; inprocess: daemon.New in this process (profiles, Go heap figures)")
+	flag.Var((*envList)(&cfg.BridgeEnv), "bridge-env", "NAME=value for the bridge process alone, e.g. GOGC=100 (repeatable; process mode)")
 	flag.StringVar(&cfg.Bridge, "bridge", "", "the bridge binary to measure (default: go build ./cmd/bridge into a temporary directory)")
 	flag.BoolVar(&plainHTTP, "plain-http", false, "serve the fakes over plain HTTP instead of TLS")
 	flag.DurationVar(&cfg.Interval, "interval", 0, "poll schedule (@every); default: long enough for a cycle to finish before the next")
@@ -199,6 +216,9 @@ func (r *result) print(w io.Writer) {
 	daemon := "in this process"
 	if c.Daemon == "process" {
 		daemon = "own process " + r.Bridge
+		if len(c.BridgeEnv) > 0 {
+			daemon += " with " + strings.Join(c.BridgeEnv, " ")
+		}
 	}
 	tlsText := "TLS"
 	if c.CAFile == "" {
@@ -570,6 +590,7 @@ func startProcess(cfg loadConfig, cfgPath, dir string) (*daemonSide, error) {
 	if cfg.CAFile != "" {
 		cmd.Env = append(cmd.Env, "SSL_CERT_FILE="+cfg.CAFile)
 	}
+	cmd.Env = append(cmd.Env, cfg.BridgeEnv...)
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
@@ -612,6 +633,7 @@ func startInProcess(cfg loadConfig, cfgPath string) (*daemonSide, error) {
 	if err != nil {
 		return nil, err
 	}
+	daemon.TuneGC(os.Getenv) // as `bridge run` does
 	ctx, cancel := context.WithCancel(context.Background())
 	dm, err := daemon.New(ctx, daemon.Options{Config: conf, Logger: log, Redactor: red})
 	if err != nil {

@@ -190,6 +190,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 
+	daemon.TuneGC(os.Getenv)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := daemon.UseSupervisorBroker(ctx, cfg, log, red, supervisor.DefaultURL, os.Getenv("SUPERVISOR_TOKEN")); err != nil {

@@ -268,7 +268,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.log.Info("web UI", "url", "http://"+d.web.Addr()+"/")
 	}
 	d.log.Info("accountbridge running", "version", version.String(), "accounts", len(d.accounts), "shard", d.cfg.Shard.String(),
-		"broker", d.cfg.MQTT.Broker, "base_topic", d.topics.BaseTopic, "store", d.cfg.Store.Path)
+		"broker", d.cfg.MQTT.Broker, "base_topic", d.topics.BaseTopic, "store", d.cfg.Store.Path, "gogc", gcPercent())
 
 	<-ctx.Done()
 	d.log.Info("shutting down", "deadline", d.cfg.Defaults.ShutdownTimeout.D())
