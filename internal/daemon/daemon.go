@@ -597,7 +597,10 @@ type statusMark struct {
 	Available        bool
 }
 
-// pollStatus is the poller's current status of account (or group job).
+// pollStatus is the poller's current status of account (or group job). It takes the
+// poller's lock, also while d.mu is held (info, the web UI's account list): the poller
+// never calls the daemon with its lock held, so the order is always d.mu, then the
+// poller's.
 func (d *Daemon) pollStatus(account string) (poller.Status, bool) {
 	if d.poller == nil { // still being built
 		return poller.Status{}, false
