@@ -463,20 +463,30 @@ func (e *Engine) Augment(dev providers.Device) providers.Device {
 	for k, v := range dev.Values {
 		values[k] = v
 	}
-	ents = append(ents, providers.Entity{Key: "alerts", Name: e.text("Alerts", "告警"), Component: providers.Event,
-		EventTypes: EventTypes, Icon: "mdi:bell-alert"})
-	seen := map[string]bool{}
+	// A model read back from the store was stored augmented: adding the entities again
+	// would list them twice (the web UI's device view of an account not yet polled).
+	seen := make(map[string]bool, len(ents))
+	for _, ent := range ents {
+		seen[ent.Key] = true
+	}
+	if !seen["alerts"] {
+		ents = append(ents, providers.Entity{Key: "alerts", Name: e.text("Alerts", "告警"), Component: providers.Event,
+			EventTypes: EventTypes, Icon: "mdi:bell-alert"})
+	}
+	done := map[string]bool{}
 	for _, m := range ms {
 		key := "alert_" + m.rule.name
 		if m.rule.kind != KindThreshold {
 			key = "alert_" + m.rule.name + "_" + m.ent.Key
 		}
-		if seen[key] {
+		if done[key] {
 			continue
 		}
-		seen[key] = true
-		ents = append(ents, providers.Entity{Key: key, Name: e.sensorName(m), Component: providers.BinarySensor,
-			DeviceClass: "problem"})
+		done[key] = true
+		if !seen[key] {
+			ents = append(ents, providers.Entity{Key: key, Name: e.sensorName(m), Component: providers.BinarySensor,
+				DeviceClass: "problem"})
+		}
 		values[key] = e.firing(m.rule.name, dev.ID+"."+m.ent.Key)
 	}
 	dev.Entities, dev.Values = ents, values

@@ -262,6 +262,15 @@ func TestAugmentAddsValidEntities(t *testing.T) {
 			t.Errorf("component %s missing: %v", key, res.Components)
 		}
 	}
+	// A model stored augmented (read back before its account's first poll after a
+	// restart) gets no second copy of its alert entities.
+	again := e.Augment(dev)
+	if len(again.Entities) != len(dev.Entities) {
+		t.Errorf("augmented twice: %d entities, once: %d", len(again.Entities), len(dev.Entities))
+	}
+	if again.Values["alert_offline_online"] != true {
+		t.Errorf("augmented twice: values = %v", again.Values)
+	}
 	// A device no rule applies to is untouched.
 	plain := balanceDevice("gas_home", "Gas", 1).Devices[0]
 	if got := e.Augment(plain); len(got.Entities) != 1 {

@@ -147,3 +147,50 @@ func TestWebUI(t *testing.T) {
 		t.Fatalf("unknown account: %d", status)
 	}
 }
+
+// TestWebDeviceAfterRestart: before its account's first poll after a restart, a device
+// is shown as restored, each alert entity once (the stored model already holds them).
+func TestWebDeviceAfterRestart(t *testing.T) {
+	e := newEnv(t)
+	id := "r" + strings.TrimPrefix(e.base, "ab_")
+	dev := "testfake_" + id
+	cfg := func() string {
+		return fmt.Sprintf("web:\n  listen: 127.0.0.1:0\nalerts:\n  rules:\n    - entity: %s.balance\n      below: 10\n", dev)
+	}
+	acct := fmt.Sprintf("  - id: %s\n    provider: testfake\n    balance: 12.5\n", id)
+
+	w := e.watch()
+	_, stop := e.StartDaemon(e.Config(acct, cfg()))
+	w.WaitAll(map[string]string{e.base + "/" + dev + "/state": `~"balance":12.5`})
+	stop()
+
+	b := behaviourOf(id)
+	b.gate = make(chan struct{})
+	defer func() { b.gate = nil }()
+	d, stop := e.StartDaemon(e.Config(acct, cfg()))
+	defer stop()
+	defer close(b.gate) // before stop: the held poll must end
+	var got struct {
+		Entities []struct {
+			Key   string `json:"key"`
+			State any    `json:"state"`
+		} `json:"entities"`
+	}
+	if err := json.Unmarshal([]byte(newWebClient(t, d.WebAddr()).get("api/devices/"+dev)), &got); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for _, ent := range got.Entities {
+		seen[ent.Key]++
+	}
+	for key, n := range seen {
+		if n != 1 {
+			t.Errorf("entity %s listed %d times: %+v", key, n, got.Entities)
+		}
+	}
+	for _, key := range []string{"balance", "alerts", "alert_" + dev + "_balance_below"} {
+		if seen[key] == 0 {
+			t.Errorf("entity %s missing: %+v", key, got.Entities)
+		}
+	}
+}
