@@ -68,10 +68,8 @@ type Daemon struct {
 	healthMu sync.Mutex // writeHealth
 	mu       sync.Mutex
 	marks    map[string]statusMark // account or group job → what Status compares with
-	// devices: device id → model of its last polled form (with the poll diagnostics, before
-	// alert entities), without values: those are on the broker, and a value that changes
-	// between polls (the last error, an alert) is patched into the published state.
-	devices  map[string]providers.Device
+	// A device's model (its last published form, without values) is the publisher's
+	// (pub.Model): a second copy here cost 190 bytes per device.
 	mainDev  map[string]string // account → id of its main device
 	alerts   *alert.Engine
 	owners   map[string]string // device id → account
@@ -112,7 +110,7 @@ func New(ctx context.Context, opts Options) (_ *Daemon, err error) {
 	d := &Daemon{
 		cfg: cfg, log: opts.Logger, red: opts.Redactor, clock: opts.Clock,
 		accounts: map[string]Account{}, marks: map[string]statusMark{}, owners: map[string]string{},
-		devices: map[string]providers.Device{}, mainDev: map[string]string{}, started: opts.Clock.Now(),
+		mainDev: map[string]string{}, started: opts.Clock.Now(),
 		cycle: cycle{done: map[string]bool{}}, byState: map[string]int{},
 	}
 	d.infoLoop = newThrottled(func() time.Duration { return infoInterval(d.publishInfo()) })
@@ -546,9 +544,6 @@ func (d *Daemon) Snapshot(ctx context.Context, snap providers.Snapshot) {
 			// Shared with every equal list: thousands of accounts keep one copy.
 			dev.Entities = providers.InternEntities(dev.Entities)
 			snap.Devices[i] = dev
-			model := dev
-			model.Values, model.Attributes, model.Topics = nil, nil, nil
-			d.devices[dev.ID] = model
 			published[i] = d.alerts.Augment(dev)
 		}
 		if len(snap.Devices) > 0 {
@@ -583,7 +578,6 @@ func (d *Daemon) Snapshot(ctx context.Context, snap providers.Snapshot) {
 	d.mu.Lock()
 	for _, id := range removed {
 		delete(d.owners, id)
-		delete(d.devices, id)
 	}
 	d.mu.Unlock()
 }
@@ -649,8 +643,8 @@ func (d *Daemon) Status(_ context.Context, st poller.Status) {
 }
 
 // updateAlerts re-publishes the alert values (problem sensors) of one device of account;
-// model is the device without its values (Daemon.devices). Its entities do not change
-// between polls: only which alerts fire.
+// model is the device as published, without its values (pub.Model; Augment adds no
+// entity twice). Its entities do not change between polls: only which alerts fire.
 func (d *Daemon) updateAlerts(account string, model providers.Device) {
 	aug := d.alerts.Augment(model) // its Values are the alert values alone
 	if len(aug.Values) == 0 {
@@ -732,18 +726,15 @@ func (d *Daemon) alertTick(ctx context.Context) {
 		return
 	}
 	// Their problem sensors change: re-publish the devices concerned.
-	d.mu.Lock()
-	var devs []providers.Device
 	seen := map[string]bool{}
 	for _, a := range fired {
-		if dev, ok := d.devices[a.Device]; ok && !seen[a.Device] {
-			seen[a.Device] = true
-			devs = append(devs, dev)
+		if seen[a.Device] {
+			continue
 		}
-	}
-	d.mu.Unlock()
-	for _, dev := range devs {
-		d.updateAlerts(d.ownerOf(dev.ID), dev)
+		seen[a.Device] = true
+		if model, ok := d.pub.Model(a.Device); ok {
+			d.updateAlerts(d.ownerOf(a.Device), model)
+		}
 	}
 	d.alerts.Dispatch(fired)
 }

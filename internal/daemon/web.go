@@ -192,9 +192,7 @@ func (b *webBackend) Device(ctx context.Context, id string) (web.Device, bool, e
 			rec = &recs[i]
 		}
 	}
-	d.mu.Lock()
-	model, ok := d.devices[id]
-	d.mu.Unlock()
+	model, ok := d.pub.Model(id)
 	if !ok {
 		if rec == nil {
 			return web.Device{}, false, nil

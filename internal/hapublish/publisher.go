@@ -314,6 +314,17 @@ func availabilityPayload(online bool) []byte {
 	return []byte("offline")
 }
 
+// Model returns the device id as last published (or restored), without its values.
+func (p *Publisher) Model(id string) (providers.Device, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	d, ok := p.devices[id]
+	if !ok || !d.haveModel {
+		return providers.Device{}, false
+	}
+	return d.model, true
+}
+
 // updateDevice records dev as desired and returns the messages that bring the broker in
 // line; a successful poll also makes the device available. Discovery is
 // rebuilt only when the device model (everything but its values) changed.
