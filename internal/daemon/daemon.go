@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"log/slog"
 	"maps"
 	"slices"
@@ -859,36 +860,44 @@ type AccountInfo struct {
 	Devices             []string  `json:"devices"`
 }
 
-func (d *Daemon) info() Info {
-	in := Info{Version: version.String(), Started: d.started, Accounts: make([]AccountInfo, 0, len(d.accounts))}
+// info is the bridge/info document; its accounts are those info yields.
+func (d *Daemon) info() (Info, iter.Seq[*AccountInfo]) {
+	in := Info{Version: version.String(), Started: d.started}
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	devices := make(map[string][]string, len(d.accounts))
-	for dev, owner := range d.owners {
-		devices[owner] = append(devices[owner], dev)
-	}
-	for _, id := range slices.Sorted(maps.Keys(d.accounts)) {
-		a := d.accounts[id]
-		st, _ := d.pollStatus(id)
-		ai := AccountInfo{ID: id, Provider: a.Config.Provider, Name: a.Config.Name, Schedule: a.Spec,
-			State: st.State, Available: st.Available, ConsecutiveFailures: st.ConsecutiveFailures,
-			LastRun: st.LastRun, LastOK: st.LastOK, NextRun: st.NextRun,
-			LastErrorKind: st.LastErrorKind, LastError: d.red.Redact(st.LastError), Devices: devices[id]}
-		if ai.State == "" {
-			ai.State = "pending"
+	ids := slices.Sorted(maps.Keys(d.accounts))
+	d.mu.Unlock()
+	return in, func(yield func(*AccountInfo) bool) {
+		// One account at a time, reusing one record and one device list: with thousands
+		// of accounts a slice of them all was megabytes of garbage per document.
+		var ai AccountInfo
+		devices := make([]string, 0, 4) // never nil: an account without devices lists []
+		for _, id := range ids {
+			d.mu.Lock()
+			a, ok := d.accounts[id]
+			d.mu.Unlock()
+			if !ok {
+				continue // removed meanwhile
+			}
+			st, _ := d.pollStatus(id)
+			devices = d.pub.AppendDevices(devices[:0], id)
+			ai = AccountInfo{ID: id, Provider: a.Config.Provider, Name: a.Config.Name, Schedule: a.Spec,
+				State: st.State, Available: st.Available, ConsecutiveFailures: st.ConsecutiveFailures,
+				LastRun: st.LastRun, LastOK: st.LastOK, NextRun: st.NextRun,
+				LastErrorKind: st.LastErrorKind, LastError: d.red.Redact(st.LastError), Devices: devices}
+			if ai.State == "" {
+				ai.State = "pending"
+			}
+			if !yield(&ai) {
+				return
+			}
 		}
-		if ai.Devices == nil {
-			ai.Devices = []string{}
-		}
-		slices.Sort(ai.Devices)
-		in.Accounts = append(in.Accounts, ai)
 	}
-	return in
 }
 
 // publishInfo publishes bridge/info and returns its size.
 func (d *Daemon) publishInfo() int {
-	b, err := encodeInfo(d.info(), int(d.infoSize.Load()))
+	in, accounts := d.info()
+	b, err := encodeInfo(in, accounts, int(d.infoSize.Load()))
 	if err != nil {
 		d.log.Error("bridge info not encoded", "err", err)
 		return 0
@@ -898,11 +907,11 @@ func (d *Daemon) publishInfo() int {
 	return len(b)
 }
 
-// encodeInfo is json.Marshal(in), encoded account by account into one buffer of about
-// sizeHint bytes: with thousands of accounts the document is megabytes, and Marshal would
-// grow a pooled buffer by doubling (and keep it in the pool) before copying it out.
-func encodeInfo(in Info, sizeHint int) ([]byte, error) {
-	accounts := in.Accounts
+// encodeInfo is json.Marshal(in) with the accounts that accounts yields, encoded one by
+// one into one buffer of about sizeHint bytes: with thousands of accounts the document
+// is megabytes, and Marshal would grow a pooled buffer by doubling (and keep it in the
+// pool) before copying it out.
+func encodeInfo(in Info, accounts iter.Seq[*AccountInfo], sizeHint int) ([]byte, error) {
 	in.Accounts = nil
 	head, err := json.Marshal(in)
 	if err != nil {
@@ -918,11 +927,13 @@ func encodeInfo(in Info, sizeHint int) ([]byte, error) {
 	buf.Write(head)
 	buf.WriteByte('[')
 	enc := json.NewEncoder(&buf)
-	for i := range accounts {
-		if i > 0 {
+	first := true
+	for a := range accounts {
+		if !first {
 			buf.WriteByte(',')
 		}
-		if err := enc.Encode(&accounts[i]); err != nil {
+		first = false
+		if err := enc.Encode(a); err != nil {
 			return nil, err
 		}
 		buf.Truncate(buf.Len() - 1) // Encode's newline

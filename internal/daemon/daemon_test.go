@@ -207,7 +207,12 @@ func TestQuarantineSurvivesRestart(t *testing.T) {
 	w = e.watch()
 	stop = e.start(e.config(acct))
 	w.WaitFor(e.base+"/bridge/info", `*`)
-	w.WaitAll(map[string]string{e.base + "/bridge/info": `~"state":"quarantined"`})
+	info := w.Next(func(m mqtttest.Message) bool {
+		return m.Topic == e.base+"/bridge/info" && strings.Contains(m.Payload, `"state":"quarantined"`)
+	})
+	if !strings.Contains(info.Payload, `"devices":[]`) { // none, not null
+		t.Errorf("bridge info of an account without devices: %s", info.Payload)
+	}
 	stop()
 	if n := b.polls.Load(); n != 1 {
 		t.Errorf("polls after restart = %d, want 1 (quarantine must survive a restart)", n)

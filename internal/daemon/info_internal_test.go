@@ -22,8 +22,15 @@ func TestEncodeInfoIsMarshal(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		each := func(yield func(*AccountInfo) bool) {
+			for i := range accounts {
+				if !yield(&accounts[i]) {
+					return
+				}
+			}
+		}
 		for _, hint := range []int{0, 10, len(want), 10 * len(want)} {
-			got, err := encodeInfo(in, hint)
+			got, err := encodeInfo(Info{Version: in.Version, Started: in.Started}, each, hint)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -325,6 +325,13 @@ func (p *Publisher) Model(id string) (providers.Device, bool) {
 	return d.model, true
 }
 
+// AppendDevices appends the ids of account's devices to dst, sorted.
+func (p *Publisher) AppendDevices(dst []string, account string) []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append(dst, p.accounts[account]...)
+}
+
 // updateDevice records dev as desired and returns the messages that bring the broker in
 // line; a successful poll also makes the device available. Discovery is
 // rebuilt only when the device model (everything but its values) changed.
