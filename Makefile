@@ -2,6 +2,9 @@
 GO      ?= go
 VERSION ?= $(shell sed -n 's/^const Version = "\(.*\)"/\1/p' internal/version/version.go)
 LDFLAGS := -s -w -X github.com/accountbridge/accountbridge/internal/version.build=$(VERSION)
+# How the shipped binary is built (the image, the Dockerfile, dist/): static, with cgo SQLite.
+SHIP_TAGS    := osusergo,netgo,sqlite_omit_load_extension
+SHIP_LDFLAGS := $(LDFLAGS) -linkmode external -extldflags -static
 
 .PHONY: all build test lint bench clean e2e-nodered chaos image image-test actionlint e2e-web screenshots dist dist-test
 
@@ -30,9 +33,9 @@ lint:
 
 # The table of docs/benchmarks.md: the Go benchmarks of the hot paths (parse + convert,
 # discovery, state encoding + change detection, store writes), then the load scenario:
-# the shipped bridge binary (built as `make build` does) as its own process, fed over TLS by
-# the fakes in another process with 50 ms on every request, concurrency 64, sessions
-# expiring before cycle 3; the broker is always the benchmark's own (embedded), never a
+# the shipped bridge binary (static, as the image and dist/ build it) as its own process, fed
+# over TLS by the fakes in another process with 50 ms on every request, concurrency 64,
+# sessions expiring before cycle 3; the broker is always the benchmark's own (embedded), never a
 # shared one. Runs: 10 mixed accounts (with BENCH_IDLE of idle time after the cycles),
 # 1,000 and 10,000 mixed, and 10, 1,000, 10,000 and 30,000 telecom accounts (the last
 # with 3 cycles: first, steady, re-login; about 25 minutes). Results (text and
@@ -44,7 +47,7 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	@mkdir -p $(BENCH_OUT)
 	$(GO) build -o $(BENCH_OUT)/load ./bench/load
-	CGO_ENABLED=1 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BENCH_OUT)/bridge ./cmd/bridge
+	CGO_ENABLED=1 $(GO) build -trimpath -tags "$(SHIP_TAGS)" -ldflags "$(SHIP_LDFLAGS)" -o $(BENCH_OUT)/bridge ./cmd/bridge
 	$(BENCH_LOAD) -accounts 10 -idle $(BENCH_IDLE) -json $(BENCH_OUT)/load-10.json > $(BENCH_OUT)/load-10.txt && cat $(BENCH_OUT)/load-10.txt
 	for n in 1000 10000; do \
 		$(BENCH_LOAD) -accounts $$n -json $(BENCH_OUT)/load-$$n.json > $(BENCH_OUT)/load-$$n.txt && cat $(BENCH_OUT)/load-$$n.txt || exit 1; \
