@@ -130,8 +130,10 @@ func TestDaemonPublishesRestoresAndRemoves(t *testing.T) {
 	disc, state, avail := e.prefix+"/device/"+dev+"/config", e.base+"/"+dev+"/state", e.base+"/"+dev+"/availability"
 
 	// First run: discovery, state, availability, bridge device and info. The info is
-	// watched apart: it may say "ok" before the state is out (it reads the poller's
-	// status, updated as the poll ends, before the snapshot is published).
+	// watched apart: it may say "ok" before the state is out, and before it lists the
+	// device (it reads the poller's status, updated as the poll ends, before the snapshot
+	// is published; the devices from the publisher, as it publishes them). The status that
+	// follows the snapshot asks for another info document, which lists both.
 	w, wi := e.watch(), e.watch()
 	stop := e.start(e.config(acct))
 	w.WaitAll(map[string]string{
@@ -142,7 +144,8 @@ func TestDaemonPublishesRestoresAndRemoves(t *testing.T) {
 		avail:                              "online",
 	})
 	info := wi.Next(func(m mqtttest.Message) bool {
-		return m.Topic == e.base+"/bridge/info" && strings.Contains(m.Payload, `"state":"ok"`)
+		return m.Topic == e.base+"/bridge/info" && strings.Contains(m.Payload, `"state":"ok"`) &&
+			strings.Contains(m.Payload, `"devices":["`+dev+`"]`)
 	})
 	var in daemon.Info
 	if err := json.Unmarshal([]byte(info.Payload), &in); err != nil || len(in.Accounts) != 1 || in.Accounts[0].Devices[0] != dev {
