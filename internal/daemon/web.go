@@ -117,17 +117,11 @@ func (b *webBackend) Accounts() []web.Account {
 	d := b.d
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	devices := map[string][]string{}
-	for dev, owner := range d.owners {
-		devices[owner] = append(devices[owner], dev)
-	}
 	out := make([]web.Account, 0, len(d.cfg.Accounts))
 	for _, c := range d.cfg.Accounts {
-		wa := web.Account{ID: c.ID, Provider: c.Provider, Name: c.Name, Enabled: c.IsEnabled(), Devices: devices[c.ID]}
-		slices.Sort(wa.Devices)
-		if wa.Devices == nil {
-			wa.Devices = []string{}
-		}
+		// The publisher's index, as bridge/info lists them (sorted; [] when none).
+		wa := web.Account{ID: c.ID, Provider: c.Provider, Name: c.Name, Enabled: c.IsEnabled(),
+			Devices: d.pub.AppendDevices([]string{}, c.ID)}
 		if !c.IsEnabled() {
 			wa.State, wa.DisabledInConfig = poller.StateDisabled, true
 			out = append(out, wa)
