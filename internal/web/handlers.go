@@ -7,19 +7,24 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"html/template"
+	"html"
 	"io"
 	"io/fs"
 	"net/http"
 	"os"
 	"regexp"
+	"strings"
 	"time"
 )
 
 //go:embed assets
 var assets embed.FS
 
-var indexTmpl = template.Must(template.ParseFS(assets, "assets/index.html"))
+// indexPage is the page shell; renderIndex fills its few placeholders. Not
+// html/template: its reflection makes the linker keep every exported method of
+// the program, 2 MB of the 17 MB binary, all of it mapped by a daemon at idle
+// (docs/benchmarks.md, "Seventh round"); five escaped values need none of it.
+var indexPage = mustRead(assets, "assets/index.html")
 
 func (s *Server) routes() {
 	m := http.NewServeMux()
@@ -54,16 +59,35 @@ type pageData struct {
 	Editor                    bool
 }
 
-func (s *Server) index(w http.ResponseWriter, r *http.Request) {
-	var buf bytes.Buffer
-	err := indexTmpl.Execute(&buf, pageData{Base: s.prefix(r) + "/", CSRF: s.csrf, Lang: s.opts.Language,
-		Version: s.opts.Version, Editor: s.opts.ConfigPath != ""})
+func mustRead(fsys fs.FS, name string) string {
+	b, err := fs.ReadFile(fsys, name)
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
+		panic(err)
 	}
+	return string(b)
+}
+
+// renderIndex fills the page's placeholders; every value is HTML-escaped, so
+// it is safe in the quoted attributes and the text it lands in.
+func renderIndex(d pageData) string {
+	editor := "off"
+	if d.Editor {
+		editor = "on"
+	}
+	return strings.NewReplacer(
+		"{{.Lang}}", html.EscapeString(d.Lang),
+		"{{.Base}}", html.EscapeString(d.Base),
+		"{{.CSRF}}", html.EscapeString(d.CSRF),
+		"{{.Version}}", html.EscapeString(d.Version),
+		"{{if .Editor}}on{{else}}off{{end}}", editor,
+	).Replace(indexPage)
+}
+
+func (s *Server) index(w http.ResponseWriter, r *http.Request) {
+	page := renderIndex(pageData{Base: s.prefix(r) + "/", CSRF: s.csrf, Lang: s.opts.Language,
+		Version: s.opts.Version, Editor: s.opts.ConfigPath != ""})
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	_, _ = w.Write(buf.Bytes())
+	_, _ = io.WriteString(w, page)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

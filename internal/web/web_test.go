@@ -544,3 +544,33 @@ func TestServeOnAllInterfacesRefusesWithoutToken(t *testing.T) {
 		t.Errorf("action without token: %d", res.StatusCode)
 	}
 }
+
+// The page shell has every placeholder filled, each value escaped for the attribute or
+// text it lands in.
+func TestRenderIndex(t *testing.T) {
+	tests := []struct {
+		name string
+		d    pageData
+		want []string
+	}{
+		{"plain", pageData{Base: "/", CSRF: "c0ffee", Lang: "zh-Hans", Version: "0.1.0"},
+			[]string{`<html lang="zh-Hans">`, `<base href="/">`, `content="c0ffee"`, `<meta name="ab-editor" content="off">`, `<small>0.1.0</small>`}},
+		{"editor", pageData{Base: "/p/", Editor: true},
+			[]string{`<base href="/p/">`, `<meta name="ab-editor" content="on">`}},
+		{"escaped", pageData{Base: `/"x`, CSRF: `a&b`, Lang: `en"><script>`, Version: `<b>1</b>`},
+			[]string{`href="/&#34;x"`, `content="a&amp;b"`, `lang="en&#34;&gt;&lt;script&gt;"`, `<small>&lt;b&gt;1&lt;/b&gt;</small>`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			page := renderIndex(tc.d)
+			if strings.Contains(page, "{{") || strings.Contains(page, "<script>") {
+				t.Errorf("unfilled placeholder or unescaped value:\n%s", page)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(page, w) {
+					t.Errorf("want %s in\n%s", w, page)
+				}
+			}
+		})
+	}
+}
