@@ -69,13 +69,22 @@ func (p *Publisher) dictionaryFor(kind string, payload []byte) *dictionary {
 // than it saved memory.
 const minDeflate = 256
 
+// deflateFrom is how many devices the publisher holds before it keeps payloads deflated.
+// Each kind's compressor costs about half a megabyte while it is in use (its hash tables
+// and window), so deflating saves memory only when there are many payloads: with 10
+// accounts the compressors were half of the daemon's live heap (docs/benchmarks.md,
+// "Seventh round"). Below this, payloads take at most a few hundred kilobytes kept as they
+// are. Once on, deflation stays on; payloads kept before it are deflated when they change.
+const deflateFrom = 256
+
 // keep deflates payload against the dictionary of its kind ("": none); a nil payload is
-// kept as nothing, one under minDeflate bytes as it is.
+// kept as nothing, one under minDeflate bytes, or any while the publisher holds fewer
+// than deflateFrom devices, as it is.
 func (p *Publisher) keep(kind string, payload []byte) keptState {
 	if payload == nil {
 		return keptState{}
 	}
-	if len(payload) < minDeflate {
+	if len(payload) < minDeflate || !p.deflating.Load() {
 		return keptState{z: bytes.Clone(payload), n: len(payload), hash: maphash.Bytes(p.seed, payload)}
 	}
 	d := p.dictionaryFor(kind, payload)

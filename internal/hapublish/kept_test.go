@@ -19,9 +19,16 @@ func state(seed int) []byte {
 	return b.Bytes()
 }
 
+// deflatingPublisher is a publisher that already holds deflateFrom devices.
+func deflatingPublisher() *Publisher {
+	p := &Publisher{seed: maphash.MakeSeed()}
+	p.deflating.Store(true)
+	return p
+}
+
 // A kept state reads back exactly, is recognised as the same payload, and is smaller.
 func TestKeptState(t *testing.T) {
-	p := &Publisher{seed: maphash.MakeSeed()}
+	p := deflatingPublisher()
 	first := state(1)
 	k := p.keepState("Mobile plan", first)
 	if got := k.bytes(); !bytes.Equal(got, first) {
@@ -64,7 +71,7 @@ func TestKeptState(t *testing.T) {
 
 // Past maxDictionaries kinds, payloads deflate alone, and still read back.
 func TestDictionaryBound(t *testing.T) {
-	p := &Publisher{seed: maphash.MakeSeed()}
+	p := deflatingPublisher()
 	for i := range maxDictionaries {
 		p.keepState(fmt.Sprint("model ", i), state(i))
 	}
@@ -80,7 +87,7 @@ func TestDictionaryBound(t *testing.T) {
 // Extra topics are kept deflated, sorted by name; an unchanged payload keeps its copy and
 // is not reported, a changed or new one is.
 func TestKeepTopics(t *testing.T) {
-	p := &Publisher{seed: maphash.MakeSeed()}
+	p := deflatingPublisher()
 	read := func(ts []extraTopic, name string) string {
 		k, ok := keptTopic(ts, name)
 		if !ok {
@@ -149,5 +156,36 @@ func TestAccountIndex(t *testing.T) {
 	p.deleteLocked("c")
 	if _, ok := p.accounts["a"]; ok {
 		t.Error("an account without devices stays in the index")
+	}
+}
+
+// A publisher with few devices keeps payloads as they are (a compressor would cost more
+// than it saves); from deflateFrom devices on, it deflates them.
+func TestDeflateFromManyDevices(t *testing.T) {
+	p := &Publisher{seed: maphash.MakeSeed(), devices: map[string]*device{}, accounts: map[string][]string{}}
+	add := func(i int) {
+		id := fmt.Sprint("dev", i)
+		d := &device{}
+		p.devices[id] = d
+		p.setAccountLocked(id, d, fmt.Sprint("acct", i))
+	}
+	for i := range deflateFrom - 1 {
+		add(i)
+	}
+	few := p.keepState("Mobile plan", state(1))
+	if few.dict != nil || !bytes.Equal(few.z, state(1)) || !bytes.Equal(few.bytes(), state(1)) {
+		t.Fatalf("with %d devices a state was deflated (%d of %d bytes)", len(p.devices), len(few.z), len(state(1)))
+	}
+	if retained := p.keep("", state(2)); retained.dict != nil {
+		t.Error("with few devices a retained payload was deflated")
+	}
+	add(deflateFrom - 1)
+	add(deflateFrom)
+	many := p.keepState("Mobile plan", state(1))
+	if many.dict == nil || len(many.z) >= len(state(1))/2 || !bytes.Equal(many.bytes(), state(1)) {
+		t.Errorf("with %d devices a state was kept in %d of %d bytes", len(p.devices), len(many.z), len(state(1)))
+	}
+	if !few.same(p, state(1)) || !many.same(p, state(1)) {
+		t.Error("a payload kept either way is not recognised as the same")
 	}
 }

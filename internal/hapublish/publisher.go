@@ -69,6 +69,8 @@ type Publisher struct {
 	tombstones map[string]struct{}
 
 	birthTimer atomic.Bool
+	// deflating turns on once the publisher has held deflateFrom devices; see keep.
+	deflating atomic.Bool
 }
 
 // New prepares a publisher on conn: it re-publishes after every connect of conn and
@@ -460,6 +462,9 @@ func (p *Publisher) updateDevice(account string, dev providers.Device) (DeviceCh
 
 // setAccountLocked records that device id (d) belongs to account. p.mu must be held.
 func (p *Publisher) setAccountLocked(id string, d *device, account string) {
+	if len(p.devices) >= deflateFrom && !p.deflating.Load() {
+		p.deflating.Store(true)
+	}
 	if d.account == account {
 		if _, ok := slices.BinarySearch(p.accounts[account], id); ok {
 			return
