@@ -71,9 +71,10 @@ type Daemon struct {
 	marks    map[string]statusMark // account or group job → what Status compares with
 	// A device's model (its last published form, without values) is the publisher's
 	// (pub.Model): a second copy here cost 190 bytes per device.
-	mainDev  map[string]string // account → id of its main device
-	alerts   *alert.Engine
-	owners   map[string]string // device id → account
+	mainDev map[string]string // account → id of its main device
+	alerts  *alert.Engine
+	// A device's account is the publisher's too (pub.Owner): it records it before the
+	// device's discovery goes out, which is when commands for it can arrive.
 	cycle    cycle
 	lastPoll time.Time
 	byState  map[string]int // accounts (not groups) by Status.State, for the bridge device
@@ -110,7 +111,7 @@ func New(ctx context.Context, opts Options) (_ *Daemon, err error) {
 	}
 	d := &Daemon{
 		cfg: cfg, log: opts.Logger, red: opts.Redactor, clock: opts.Clock,
-		accounts: map[string]Account{}, marks: map[string]statusMark{}, owners: map[string]string{},
+		accounts: map[string]Account{}, marks: map[string]statusMark{},
 		mainDev: map[string]string{}, started: opts.Clock.Now(),
 		cycle: cycle{done: map[string]bool{}}, byState: map[string]int{},
 	}
@@ -404,9 +405,6 @@ func (d *Daemon) restore(ctx context.Context) error {
 			d.log.Warn("stored device not restored", "device", rec.DeviceID, "err", err)
 			continue
 		}
-		d.mu.Lock()
-		d.owners[rec.DeviceID] = rec.Account
-		d.mu.Unlock()
 		if acct != nil && !acct.IsEnabled() {
 			d.pub.SetAccountAvailable(rec.Account, false)
 		}
@@ -553,12 +551,6 @@ func (d *Daemon) Snapshot(ctx context.Context, snap providers.Snapshot) {
 		d.mu.Unlock()
 		snap.Devices = published
 	}
-	// Ownership first: a command may arrive as soon as discovery is out.
-	d.mu.Lock()
-	for _, dev := range snap.Devices {
-		d.owners[dev.ID] = snap.Account
-	}
-	d.mu.Unlock()
 	changes, removed, err := d.pub.PublishSnapshot(snap)
 	defer d.alerts.Dispatch(fired)
 	if err != nil {
@@ -576,11 +568,6 @@ func (d *Daemon) Snapshot(ctx context.Context, snap providers.Snapshot) {
 			d.log.Error("could not delete the device record", "device", id, "err", err)
 		}
 	}
-	d.mu.Lock()
-	for _, id := range removed {
-		delete(d.owners, id)
-	}
-	d.mu.Unlock()
 }
 
 // statusMark is the part of an account's last poller.Status that Status compares the
@@ -741,9 +728,8 @@ func (d *Daemon) alertTick(ctx context.Context) {
 }
 
 func (d *Daemon) ownerOf(device string) string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.owners[device]
+	account, _ := d.pub.Owner(device)
+	return account
 }
 
 // mqttNotifier publishes alerts on <base>/alerts (Node-RED; output "mqtt") or as events
@@ -783,9 +769,7 @@ func (d *Daemon) onCommand(topic string, payload []byte) {
 	if !ok {
 		return
 	}
-	d.mu.Lock()
-	account, known := d.owners[device]
-	d.mu.Unlock()
+	account, known := d.pub.Owner(device)
 	a, configured := d.accounts[account]
 	if !known || !configured {
 		if !d.cfg.Shard.Single() {

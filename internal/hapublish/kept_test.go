@@ -148,7 +148,13 @@ func TestAccountIndex(t *testing.T) {
 		t.Fatalf("index %s", got)
 	}
 	add("b", "b") // moves to account b
+	if owner, ok := p.Owner("b"); !ok || owner != "b" {
+		t.Errorf("owner of the moved device: %q, %v", owner, ok)
+	}
 	p.deleteLocked("a")
+	if owner, ok := p.Owner("a"); ok {
+		t.Errorf("a removed device still has an owner: %q", owner)
+	}
 	p.deleteLocked("x")
 	if got := fmt.Sprint(p.accounts); got != "map[a:[c] b:[b]]" {
 		t.Errorf("index %s", got)

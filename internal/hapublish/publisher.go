@@ -327,6 +327,18 @@ func (p *Publisher) Model(id string) (providers.Device, bool) {
 	return d.model, true
 }
 
+// Owner returns the account a device belongs to. The publisher records it before it
+// queues the device's discovery, so a command for any discovered device finds it.
+func (p *Publisher) Owner(id string) (string, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	d, ok := p.devices[id]
+	if !ok {
+		return "", false
+	}
+	return d.account, true
+}
+
 // AppendDevices appends the ids of account's devices to dst, sorted.
 func (p *Publisher) AppendDevices(dst []string, account string) []string {
 	p.mu.Lock()
