@@ -570,11 +570,23 @@ func TestThreeShardsOverDemoFakes(t *testing.T) {
 			}
 		}
 		polled := 0
-		for _, in := range infos {
+		listed := map[string]bool{"sms_router": true}
+		for i, in := range infos {
+			listed[bridge(i)] = true
 			for _, a := range in {
 				if !a.LastRun.IsZero() {
 					polled++
 				}
+				for _, dev := range a.Devices {
+					listed[dev] = true
+				}
+			}
+		}
+		// An info document can show a poll before the devices it published (the
+		// poller's status is updated first): wait for one listing every discovered device.
+		for dev := range discoveries {
+			if !listed[dev] {
+				return false
 			}
 		}
 		return polled >= len(owner) && len(discoveries["sms_router"]) > 0
