@@ -176,15 +176,13 @@ func (b *webBackend) SetEnabled(ctx context.Context, id string, enabled bool) er
 
 func (b *webBackend) Device(ctx context.Context, id string) (web.Device, bool, error) {
 	d := b.d
-	recs, err := d.store.Devices(ctx)
+	stored, found, err := d.store.Device(ctx, id)
 	if err != nil {
 		return web.Device{}, false, err
 	}
 	var rec *store.DeviceRecord
-	for i := range recs {
-		if recs[i].DeviceID == id {
-			rec = &recs[i]
-		}
+	if found {
+		rec = &stored
 	}
 	model, ok := d.pub.Model(id)
 	if !ok {

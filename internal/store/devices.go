@@ -47,22 +47,47 @@ func (s *Store) Devices(ctx context.Context) ([]DeviceRecord, error) {
 
 func (s *Store) devices(ctx context.Context) ([]DeviceRecord, error) {
 	rows, err := s.r.QueryContext(ctx,
-		`SELECT account, device_id, model, state, updated FROM devices ORDER BY account, device_id`)
+		`SELECT `+deviceColumns+` FROM devices ORDER BY account, device_id`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var recs []DeviceRecord
 	for rows.Next() {
-		var rec DeviceRecord
-		var updated sql.NullInt64
-		if err := rows.Scan(&rec.Account, &rec.DeviceID, &rec.Model, &rec.State, &updated); err != nil {
+		rec, err := scanDevice(rows)
+		if err != nil {
 			return nil, err
 		}
-		rec.Updated = timeOf(updated)
 		recs = append(recs, rec)
 	}
 	return recs, rows.Err()
+}
+
+// Device returns the record of one device; false when there is none. (The web UI's device
+// view: with thousands of devices, reading them all for one was megabytes per request.)
+func (s *Store) Device(ctx context.Context, deviceID string) (DeviceRecord, bool, error) {
+	row := s.r.QueryRowContext(ctx, `SELECT `+deviceColumns+` FROM devices WHERE device_id = ?`, deviceID)
+	rec, err := scanDevice(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return DeviceRecord{}, false, nil
+	}
+	if err != nil {
+		return DeviceRecord{}, false, fmt.Errorf("store: read device %s: %w", deviceID, err)
+	}
+	return rec, true, nil
+}
+
+const deviceColumns = `account, device_id, model, state, updated`
+
+// scanDevice reads the deviceColumns of one row.
+func scanDevice(row interface{ Scan(...any) error }) (DeviceRecord, error) {
+	var rec DeviceRecord
+	var updated sql.NullInt64
+	if err := row.Scan(&rec.Account, &rec.DeviceID, &rec.Model, &rec.State, &updated); err != nil {
+		return DeviceRecord{}, err
+	}
+	rec.Updated = timeOf(updated)
+	return rec, nil
 }
 
 // DeleteDevice removes one device record; a missing one is not an error.

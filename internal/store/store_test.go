@@ -233,6 +233,17 @@ func TestDevices(t *testing.T) {
 		}
 	}
 
+	for _, w := range want {
+		one, found, err := s.Device(ctx, w.DeviceID)
+		must(t, err)
+		if !found || !equalDevice(one, w) {
+			t.Errorf("Device(%s) = %+v, %v; want %+v", w.DeviceID, one, found, w)
+		}
+	}
+	if _, found, err := s.Device(ctx, "no_such_device"); found || err != nil {
+		t.Errorf("Device(no_such_device): found %v, err %v", found, err)
+	}
+
 	must(t, s.DeleteDevice(ctx, "gas_a_meter2"))
 	must(t, s.DeleteDevice(ctx, "no_such_device"))
 	got, err = s.Devices(ctx)
