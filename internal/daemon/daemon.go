@@ -69,12 +69,12 @@ type Daemon struct {
 	healthMu sync.Mutex // writeHealth
 	mu       sync.Mutex
 	marks    map[string]statusMark // account or group job → what Status compares with
-	// A device's model (its last published form, without values) is the publisher's
-	// (pub.Model): a second copy here cost 190 bytes per device.
-	mainDev map[string]string // account → id of its main device
-	alerts  *alert.Engine
-	// A device's account is the publisher's too (pub.Owner): it records it before the
-	// device's discovery goes out, which is when commands for it can arrive.
+	// A device's model (its last published form, without values) and its account are the
+	// publisher's (pub.Model, pub.Owner): copies here cost about 250 bytes per device. The
+	// publisher records the account before the device's discovery goes out, which is when
+	// commands for it can arrive.
+	mainDev  map[string]string // account → id of its main device
+	alerts   *alert.Engine
 	cycle    cycle
 	lastPoll time.Time
 	byState  map[string]int // accounts (not groups) by Status.State, for the bridge device
@@ -721,15 +721,11 @@ func (d *Daemon) alertTick(ctx context.Context) {
 		}
 		seen[a.Device] = true
 		if model, ok := d.pub.Model(a.Device); ok {
-			d.updateAlerts(d.ownerOf(a.Device), model)
+			account, _ := d.pub.Owner(a.Device)
+			d.updateAlerts(account, model)
 		}
 	}
 	d.alerts.Dispatch(fired)
-}
-
-func (d *Daemon) ownerOf(device string) string {
-	account, _ := d.pub.Owner(device)
-	return account
 }
 
 // mqttNotifier publishes alerts on <base>/alerts (Node-RED; output "mqtt") or as events

@@ -165,6 +165,13 @@ func TestDaemonPublishesRestoresAndRemoves(t *testing.T) {
 	// The account was fine when the daemon stopped, so its restored device is shown
 	// available with its last values while the first poll is still running.
 	w.WaitAll(map[string]string{disc: "*", state: `~"balance":12.5`, avail: "online"})
+	// A command for the restored device reaches its provider before that poll ends: the
+	// device's account is known from its stored record.
+	w.Publish(e.base+"/"+dev+"/withdraw/set", "PRESS", false)
+	w.WaitFor(e.base+"/"+dev+"/event", "*")
+	if n := b.commands.Load(); n != 1 {
+		t.Errorf("commands = %d, want 1", n)
+	}
 	close(b.gate) // only now can the second poll finish
 	<-b.polled
 	stop()

@@ -176,17 +176,13 @@ func (b *webBackend) SetEnabled(ctx context.Context, id string, enabled bool) er
 
 func (b *webBackend) Device(ctx context.Context, id string) (web.Device, bool, error) {
 	d := b.d
-	stored, found, err := d.store.Device(ctx, id)
+	rec, found, err := d.store.Device(ctx, id)
 	if err != nil {
 		return web.Device{}, false, err
 	}
-	var rec *store.DeviceRecord
-	if found {
-		rec = &stored
-	}
 	model, ok := d.pub.Model(id)
 	if !ok {
-		if rec == nil {
+		if !found {
 			return web.Device{}, false, nil
 		}
 		if model, err = hapublish.DecodeModel(rec.Model); err != nil {
@@ -196,7 +192,7 @@ func (b *webBackend) Device(ctx context.Context, id string) (web.Device, bool, e
 	model = d.alerts.Augment(model)
 	state := map[string]any{}
 	out := web.Device{ID: model.ID, Name: model.Name, Model: model.Model, Entities: []web.Entity{}}
-	if rec != nil {
+	if found {
 		_ = json.Unmarshal(rec.State, &state)
 		out.Account = rec.Account
 		if !rec.Updated.IsZero() {
