@@ -116,7 +116,7 @@ type job struct {
 	reportMu sync.Mutex
 
 	// Guarded by Poller.mu.
-	state       store.AccountState
+	state       store.AccountState // the scheduling truth: set as soon as a run ends
 	quarantined bool
 	paused      bool // SetEnabled(false): no polls until resumed or restarted
 	running     bool
@@ -124,6 +124,13 @@ type job struct {
 	first       bool      // next is the immediate run at Start
 	skipped     int
 	lastLogged  string // kind and message of the last failure logged above debug
+
+	// What Status shows, also guarded by Poller.mu: state and quarantined as of the last
+	// run whose report is out. finish sets them once the run's snapshot is published, so
+	// a reader of Statuses (bridge/info, the web UI) never sees an account "ok" before its
+	// devices are.
+	shown            store.AccountState
+	shownQuarantined bool
 }
 
 // Poller runs the jobs. Create it with New, then Start it; Shutdown ends it.
@@ -297,6 +304,7 @@ func (p *Poller) load(ctx context.Context, j *job, now time.Time) {
 	defer p.mu.Unlock()
 	j.state = st
 	j.quarantined = quarantined
+	j.showLocked()
 	switch {
 	case quarantined:
 		j.next = time.Time{}
@@ -527,9 +535,12 @@ func (p *Poller) cancel() {
 	}
 }
 
-// statusLocked builds j's Status. p.mu must be held.
+// showLocked makes j's current state the one Status shows. Poller.mu must be held.
+func (j *job) showLocked() { j.shown, j.shownQuarantined = j.state, j.quarantined }
+
+// statusLocked builds j's Status from what it shows. p.mu must be held.
 func (p *Poller) statusLocked(j *job) Status {
-	st := j.state
+	st := j.shown
 	s := Status{
 		Account:             j.Account,
 		ConsecutiveFailures: st.ConsecutiveFailures,
@@ -543,7 +554,7 @@ func (p *Poller) statusLocked(j *job) Status {
 	switch {
 	case j.paused:
 		s.State = StateDisabled
-	case j.quarantined:
+	case j.shownQuarantined:
 		s.State = StateQuarantined
 		if s.LastError == "" {
 			s.LastError = st.QuarantineReason
@@ -555,7 +566,7 @@ func (p *Poller) statusLocked(j *job) Status {
 	default:
 		s.State = StateOK
 	}
-	s.Available = !j.quarantined && !j.paused &&
+	s.Available = !j.shownQuarantined && !j.paused &&
 		(st.ConsecutiveFailures < p.opts.UnavailableAfter || st.LastErrorKind == kindRateLimited)
 	s.NextRun = p.nextRunLocked(j)
 	return s

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -761,5 +762,46 @@ func TestNoGoroutineLeak(t *testing.T) {
 	if after := runtime.NumGoroutine(); after > before {
 		buf := make([]byte, 1<<16)
 		t.Fatalf("goroutines: %d before, %d after Shutdown\n%s", before, after, buf[:runtime.Stack(buf, true)])
+	}
+}
+
+// heldResults holds every Snapshot until release is closed, telling entered first.
+type heldResults struct {
+	*recorder
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (r *heldResults) Snapshot(ctx context.Context, s providers.Snapshot) {
+	r.entered <- struct{}{}
+	<-r.release
+	r.recorder.Snapshot(ctx, s)
+}
+
+// A run's outcome shows in Status and Statuses only once it is reported: bridge/info
+// lists an account's status beside its published devices, so "ok" before the snapshot is
+// out would list an account as polled without its devices.
+func TestStatusShowsARunOnceReported(t *testing.T) {
+	h := newHarness(t)
+	res := &heldResults{recorder: h.rec, entered: make(chan struct{}, 1), release: make(chan struct{})}
+	p := h.poller(Options{Results: res}, newJob("a", "@every 10m", &fakeProvider{}))
+	release := sync.OnceFunc(func() { close(res.release) })
+	t.Cleanup(release) // before the poller's Shutdown, which waits for the held snapshot
+	h.start(p)
+
+	await(t, res.entered, "snapshot of the first run")
+	if st, _ := p.Status("a"); st.State != StatePending || !st.LastRun.IsZero() {
+		t.Fatalf("Status while the first snapshot is being published = %+v, want pending", st)
+	}
+	if sts := p.Statuses(); len(sts) != 1 || sts[0].State != StatePending {
+		t.Fatalf("Statuses while the first snapshot is being published = %+v, want pending", sts)
+	}
+	release()
+	reported := h.next("a")
+	if reported.State != StateOK || !reported.LastOK.Equal(t0) {
+		t.Fatalf("reported status = %+v, want ok", reported)
+	}
+	if st, _ := p.Status("a"); st != reported {
+		t.Fatalf("Status after the report = %+v, want the reported %+v", st, reported)
 	}
 }

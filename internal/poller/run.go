@@ -119,7 +119,8 @@ func (p *Poller) safePoll(ctx context.Context, j *job) (o outcome) {
 }
 
 // finish updates j's state from one run's outcome, logs transitions and reports:
-// Snapshot (on success), RecordRun, SaveAccountState, then Status.
+// Snapshot (on success), RecordRun, SaveAccountState, then Status. Status and Statuses
+// show the run's outcome from the moment it is reported, not before.
 func (p *Poller) finish(j *job, started, finished time.Time, o outcome) {
 	j.reportMu.Lock()
 	defer j.reportMu.Unlock()
@@ -153,7 +154,6 @@ func (p *Poller) finish(j *job, started, finished time.Time, o outcome) {
 	} else {
 		j.lastLogged = o.kind + "\x00" + o.msg
 	}
-	status := p.statusLocked(j)
 	p.mu.Unlock()
 
 	p.logOutcome(j, prev, st, o, logged)
@@ -191,6 +191,12 @@ func (p *Poller) finish(j *job, started, finished time.Time, o outcome) {
 			p.log.Warn("cannot save account state", "account", j.Account, "error", err)
 		}
 	}
+	// Shown only now, with its snapshot published: j.state is still this run's, as the
+	// next run's finish and the controls wait for reportMu.
+	p.mu.Lock()
+	j.showLocked()
+	status := p.statusLocked(j)
+	p.mu.Unlock()
 	p.opts.Results.Status(ctx, status)
 }
 

@@ -582,8 +582,8 @@ func TestThreeShardsOverDemoFakes(t *testing.T) {
 				}
 			}
 		}
-		// An info document can show a poll before the devices it published (the
-		// poller's status is updated first): wait for one listing every discovered device.
+		// The ownership below is read from these documents: they must list every
+		// discovered device.
 		for dev := range discoveries {
 			if !listed[dev] {
 				return false
