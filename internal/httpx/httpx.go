@@ -4,9 +4,11 @@
 package httpx
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -31,7 +33,7 @@ type Options struct {
 	UserAgent      string              // overrides the default (upstreams that want an app-like UA)
 	Proxy          string              // "", or an http://, https://, socks5:// (socks5h://) URL, optionally with user:pass
 	ConnectTimeout time.Duration       // dial + TLS handshake; <= 0 means DefaultConnectTimeout
-	Timeout        time.Duration       // whole request incl. reading the body; <= 0 means DefaultTimeout
+	Timeout        time.Duration       // each request incl. reading its body; <= 0 means DefaultTimeout
 	TLSConfig      *tls.Config         // optional, for servers that need special settings; cloned
 	Logger         *slog.Logger        // nil = no logging
 	Redact         func(string) string // applied to logged URLs and errors; nil = identity
@@ -119,7 +121,7 @@ func New(opts Options) (*http.Client, error) {
 	if ua == "" {
 		ua = defaultUserAgent(opts.Provider)
 	}
-	var rt http.RoundTripper = &uaTransport{next: tr, ua: ua}
+	var rt http.RoundTripper = &requestTransport{next: tr, ua: ua, timeout: timeout}
 	if opts.Logger != nil {
 		redact := opts.Redact
 		if redact == nil {
@@ -127,7 +129,7 @@ func New(opts Options) (*http.Client, error) {
 		}
 		rt = &debugTransport{next: rt, log: opts.Logger, redact: redact}
 	}
-	return &http.Client{Transport: rt, Jar: jar, Timeout: timeout}, nil
+	return &http.Client{Transport: rt, Jar: jar}, nil
 }
 
 // DefaultUserAgent is the User-Agent sent when Options.UserAgent is empty.
@@ -176,25 +178,47 @@ func proxyFunc(raw string) (func(*http.Request) (*url.URL, error), error) {
 	return http.ProxyURL(u), nil
 }
 
-// uaTransport sets the User-Agent unless the request already has one.
-type uaTransport struct {
-	next http.RoundTripper
-	ua   string
+// requestTransport sets the User-Agent (unless the request has one) and bounds each
+// request, the reading of its answer included, by timeout. The bound is here and not in
+// http.Client.Timeout: for a transport it does not know (this one), the client enforces
+// its Timeout with a goroutine, a timer and channels per request. Unlike Client.Timeout
+// the bound is per request of a redirect chain; the upstreams do not redirect.
+type requestTransport struct {
+	next    http.RoundTripper
+	ua      string
+	timeout time.Duration
 }
 
-func (t *uaTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+func (t *requestTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx, cancel := context.WithTimeout(req.Context(), t.timeout)
+	// RoundTrippers must not modify the caller's request: a shallow copy, and fresh
+	// headers when the User-Agent is added.
+	r2 := req.WithContext(ctx)
 	// A present but empty header is the caller asking for no User-Agent.
-	if _, ok := req.Header["User-Agent"]; ok {
-		return t.next.RoundTrip(req)
+	if _, ok := req.Header["User-Agent"]; !ok {
+		r2.Header = req.Header.Clone()
+		if r2.Header == nil {
+			r2.Header = make(http.Header)
+		}
+		r2.Header.Set("User-Agent", t.ua)
 	}
-	// RoundTrippers must not modify the caller's request: shallow copy with
-	// fresh headers.
-	r2 := new(http.Request)
-	*r2 = *req
-	r2.Header = req.Header.Clone()
-	if r2.Header == nil {
-		r2.Header = make(http.Header)
+	resp, err := t.next.RoundTrip(r2)
+	if err != nil {
+		cancel()
+		return nil, err
 	}
-	r2.Header.Set("User-Agent", t.ua)
-	return t.next.RoundTrip(r2)
+	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+	return resp, nil
+}
+
+// cancelOnClose releases the request's timeout when its body is closed.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *cancelOnClose) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
 }

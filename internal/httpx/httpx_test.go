@@ -137,6 +137,34 @@ func TestWholeRequestTimeout(t *testing.T) {
 	}
 }
 
+// The timeout also bounds reading the answer: headers in time, a body that stalls.
+func TestTimeoutWhileReadingBody(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "100")
+		_, _ = w.Write([]byte("partial"))
+		w.(http.Flusher).Flush()
+		select { // stall mid-body until the client gives up (or the test ends)
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+
+	c := newClient(t, httpx.Options{Timeout: 100 * time.Millisecond})
+	resp, err := c.Get(srv.URL)
+	if err != nil {
+		t.Fatalf("headers did not arrive: %v", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("reading the stalled body: %q, %v; want a timeout", body, err)
+	}
+}
+
 func TestHTTPProxy(t *testing.T) {
 	var mu sync.Mutex
 	var seenURI, seenAuth string

@@ -11,15 +11,29 @@ import (
 // transportOf digs the *http.Transport out of the wrapper chain.
 func transportOf(t *testing.T, c *http.Client) *http.Transport {
 	t.Helper()
+	tr, _ := chainOf(t, c)
+	return tr
+}
+
+// timeoutOf is the request timeout in c's wrapper chain.
+func timeoutOf(t *testing.T, c *http.Client) time.Duration {
+	t.Helper()
+	_, timeout := chainOf(t, c)
+	return timeout
+}
+
+func chainOf(t *testing.T, c *http.Client) (*http.Transport, time.Duration) {
+	t.Helper()
 	rt := c.Transport
+	var timeout time.Duration
 	for {
 		switch x := rt.(type) {
 		case *debugTransport:
 			rt = x.next
-		case *uaTransport:
-			rt = x.next
+		case *requestTransport:
+			rt, timeout = x.next, x.timeout
 		case *http.Transport:
-			return x
+			return x, timeout
 		default:
 			t.Fatalf("unexpected transport %T", rt)
 		}
@@ -33,8 +47,11 @@ func TestTransportSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	tr := transportOf(t, c)
-	if c.Timeout != 7*time.Second || tr.ResponseHeaderTimeout != 7*time.Second {
-		t.Errorf("timeouts: client %v, response header %v", c.Timeout, tr.ResponseHeaderTimeout)
+	if timeoutOf(t, c) != 7*time.Second || tr.ResponseHeaderTimeout != 7*time.Second {
+		t.Errorf("timeouts: request %v, response header %v", timeoutOf(t, c), tr.ResponseHeaderTimeout)
+	}
+	if c.Timeout != 0 {
+		t.Errorf("client timeout %v: the request transport bounds requests", c.Timeout)
 	}
 	if tr.TLSHandshakeTimeout != 3*time.Second {
 		t.Errorf("TLS handshake timeout %v", tr.TLSHandshakeTimeout)
@@ -57,8 +74,8 @@ func TestTransportSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	dtr := transportOf(t, d)
-	if d.Timeout != DefaultTimeout || dtr.TLSHandshakeTimeout != DefaultConnectTimeout {
-		t.Errorf("defaults: %v %v", d.Timeout, dtr.TLSHandshakeTimeout)
+	if timeoutOf(t, d) != DefaultTimeout || dtr.TLSHandshakeTimeout != DefaultConnectTimeout {
+		t.Errorf("defaults: %v %v", timeoutOf(t, d), dtr.TLSHandshakeTimeout)
 	}
 	if _, ok := d.Transport.(*debugTransport); ok {
 		t.Error("debug transport installed without a logger")
