@@ -374,14 +374,16 @@ func buildEntities(withPlan, withShare bool) []providers.Entity {
 
 // Convert builds the telecom device of one poll. Absent upstream values stay absent.
 func Convert(in Input) providers.Device {
+	entities := Entities(in.WithPlan, in.WithShr)
 	dev := providers.Device{
 		ID:           in.DeviceID,
 		Name:         "China Telecom " + logging.MaskPhoneNumber(in.Phone),
 		Manufacturer: "China Telecom",
 		Model:        "Mobile plan",
-		Entities:     Entities(in.WithPlan, in.WithShr),
-		Values:       map[string]any{},
-		Attributes:   map[string]map[string]any{},
+		Entities:     entities,
+		// At most a value per entity: sized once instead of grown twice on every poll.
+		Values:     make(map[string]any, len(entities)),
+		Attributes: make(map[string]map[string]any, 2),
 	}
 	v := dev.Values
 	v["updated"] = in.Now.In(wire.CST).Truncate(time.Second)
