@@ -32,7 +32,7 @@ func (p *Poller) Lift(ctx context.Context, account string) error {
 	}
 	j.state = st
 	j.quarantined = false
-	j.showLocked()
+	j.shown = st
 	p.rescheduleLocked(j)
 	status := p.statusLocked(j)
 	p.mu.Unlock()

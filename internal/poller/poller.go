@@ -125,12 +125,10 @@ type job struct {
 	skipped     int
 	lastLogged  string // kind and message of the last failure logged above debug
 
-	// What Status shows, also guarded by Poller.mu: state and quarantined as of the last
-	// run whose report is out. finish sets them once the run's snapshot is published, so
-	// a reader of Statuses (bridge/info, the web UI) never sees an account "ok" before its
-	// devices are.
-	shown            store.AccountState
-	shownQuarantined bool
+	// What Status shows, also guarded by Poller.mu: state as of the last run whose report
+	// is out. finish sets it once the run's snapshot is published, so a reader of Statuses
+	// (bridge/info, the web UI) never sees an account "ok" before its devices are.
+	shown store.AccountState
 }
 
 // Poller runs the jobs. Create it with New, then Start it; Shutdown ends it.
@@ -304,7 +302,7 @@ func (p *Poller) load(ctx context.Context, j *job, now time.Time) {
 	defer p.mu.Unlock()
 	j.state = st
 	j.quarantined = quarantined
-	j.showLocked()
+	j.shown = st
 	switch {
 	case quarantined:
 		j.next = time.Time{}
@@ -535,12 +533,12 @@ func (p *Poller) cancel() {
 	}
 }
 
-// showLocked makes j's current state the one Status shows. Poller.mu must be held.
-func (j *job) showLocked() { j.shown, j.shownQuarantined = j.state, j.quarantined }
-
 // statusLocked builds j's Status from what it shows. p.mu must be held.
 func (p *Poller) statusLocked(j *job) Status {
 	st := j.shown
+	// A quarantined state carries its fingerprint (fingerprintKey is never empty), so
+	// the shown state says whether it was quarantined.
+	quarantined := st.QuarantineFingerprint != ""
 	s := Status{
 		Account:             j.Account,
 		ConsecutiveFailures: st.ConsecutiveFailures,
@@ -554,7 +552,7 @@ func (p *Poller) statusLocked(j *job) Status {
 	switch {
 	case j.paused:
 		s.State = StateDisabled
-	case j.shownQuarantined:
+	case quarantined:
 		s.State = StateQuarantined
 		if s.LastError == "" {
 			s.LastError = st.QuarantineReason
@@ -566,7 +564,7 @@ func (p *Poller) statusLocked(j *job) Status {
 	default:
 		s.State = StateOK
 	}
-	s.Available = !j.shownQuarantined && !j.paused &&
+	s.Available = !quarantined && !j.paused &&
 		(st.ConsecutiveFailures < p.opts.UnavailableAfter || st.LastErrorKind == kindRateLimited)
 	s.NextRun = p.nextRunLocked(j)
 	return s

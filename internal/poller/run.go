@@ -191,10 +191,9 @@ func (p *Poller) finish(j *job, started, finished time.Time, o outcome) {
 			p.log.Warn("cannot save account state", "account", j.Account, "error", err)
 		}
 	}
-	// Shown only now, with its snapshot published: j.state is still this run's, as the
-	// next run's finish and the controls wait for reportMu.
+	// Shown only now, with its snapshot published.
 	p.mu.Lock()
-	j.showLocked()
+	j.shown = st
 	status := p.statusLocked(j)
 	p.mu.Unlock()
 	p.opts.Results.Status(ctx, status)
