@@ -27,11 +27,10 @@ func (p *Poller) Lift(ctx context.Context, account string) error {
 	st.ConsecutiveFailures = 0
 	st.BackoffUntil = time.Time{}
 	st.QuarantineFingerprint, st.QuarantineReason = "", ""
-	if j.quarantined {
+	if j.quarantined() {
 		st.LastErrorKind, st.LastError = "", ""
 	}
 	j.state = st
-	j.quarantined = false
 	j.shown = st
 	p.rescheduleLocked(j)
 	status := p.statusLocked(j)
@@ -71,7 +70,7 @@ func (p *Poller) SetEnabled(ctx context.Context, account string, enabled bool) e
 
 // rescheduleLocked makes j due now and wakes the loop, which may sleep until a later job.
 func (p *Poller) rescheduleLocked(j *job) {
-	if j.quarantined || j.paused || !p.loaded || p.stopping {
+	if j.quarantined() || j.paused || !p.loaded || p.stopping {
 		return
 	}
 	j.next = p.clock.Now()

@@ -116,14 +116,13 @@ type job struct {
 	reportMu sync.Mutex
 
 	// Guarded by Poller.mu.
-	state       store.AccountState // the scheduling truth: set as soon as a run ends
-	quarantined bool
-	paused      bool // SetEnabled(false): no polls until resumed or restarted
-	running     bool
-	next        time.Time // next scheduled run; zero when never again
-	first       bool      // next is the immediate run at Start
-	skipped     int
-	lastLogged  string // kind and message of the last failure logged above debug
+	state      store.AccountState // the scheduling truth: set as soon as a run ends
+	paused     bool               // SetEnabled(false): no polls until resumed or restarted
+	running    bool
+	next       time.Time // next scheduled run; zero when never again
+	first      bool      // next is the immediate run at Start
+	skipped    int
+	lastLogged string // kind and message of the last failure logged above debug
 
 	// What Status shows, also guarded by Poller.mu: state as of the last run whose report
 	// is out. finish sets it once the run's snapshot is published, so a reader of Statuses
@@ -301,7 +300,6 @@ func (p *Poller) load(ctx context.Context, j *job, now time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	j.state = st
-	j.quarantined = quarantined
 	j.shown = st
 	switch {
 	case quarantined:
@@ -326,6 +324,14 @@ func fingerprintKey(fp string) string {
 	}
 	return fp
 }
+
+// quarantinedState reports whether st is quarantined: a quarantine always carries its
+// fingerprint key, which is never empty.
+func quarantinedState(st store.AccountState) bool { return st.QuarantineFingerprint != "" }
+
+// quarantined reports whether j is quarantined: no polls until Lift or a configuration
+// change. p.mu must be held.
+func (j *job) quarantined() bool { return quarantinedState(j.state) }
 
 // slotAfter is the first slot of the job's phase-shifted schedule after t.
 func (j *job) slotAfter(t time.Time) time.Time {
@@ -387,7 +393,7 @@ func (p *Poller) fire(now time.Time) time.Time {
 		return earliest
 	}
 	for _, j := range p.jobs {
-		if j.quarantined || j.paused || j.next.IsZero() {
+		if j.quarantined() || j.paused || j.next.IsZero() {
 			continue
 		}
 		if !j.next.After(now) {
@@ -454,7 +460,7 @@ func (p *Poller) RunNow(account string) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	j := p.byAccount[account]
-	if j == nil || !p.loaded || p.stopping || j.quarantined || j.paused || j.running {
+	if j == nil || !p.loaded || p.stopping || j.quarantined() || j.paused || j.running {
 		return false
 	}
 	p.spawnLocked(j)
@@ -536,9 +542,7 @@ func (p *Poller) cancel() {
 // statusLocked builds j's Status from what it shows. p.mu must be held.
 func (p *Poller) statusLocked(j *job) Status {
 	st := j.shown
-	// A quarantined state carries its fingerprint (fingerprintKey is never empty), so
-	// the shown state says whether it was quarantined.
-	quarantined := st.QuarantineFingerprint != ""
+	quarantined := quarantinedState(st)
 	s := Status{
 		Account:             j.Account,
 		ConsecutiveFailures: st.ConsecutiveFailures,
@@ -572,7 +576,7 @@ func (p *Poller) statusLocked(j *job) Status {
 
 // nextRunLocked is when the loop will next start j, given its backoff.
 func (p *Poller) nextRunLocked(j *job) time.Time {
-	if j.quarantined || j.paused {
+	if j.quarantined() || j.paused {
 		return time.Time{}
 	}
 	if j.next.IsZero() || j.first {

@@ -141,7 +141,6 @@ func (p *Poller) finish(j *job, started, finished time.Time, o outcome) {
 		if o.kind == kindPermanent {
 			st.QuarantineFingerprint = fingerprintKey(j.Fingerprint)
 			st.QuarantineReason = o.msg
-			j.quarantined = true
 		}
 	}
 	j.state = st
