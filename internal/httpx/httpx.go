@@ -204,17 +204,52 @@ func (t *requestTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	}
 	resp, err := t.next.RoundTrip(r2)
 	if err != nil {
+		err = t.named(r2.Context(), req.Context(), err)
 		cancel()
 		return nil, err
 	}
-	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel, t: t, ctx: ctx, parent: req.Context()}
 	return resp, nil
 }
 
-// cancelOnClose releases the request's timeout when its body is closed.
+// named says so when err ended the request because of this transport's own bound (ctx's
+// deadline passed while the caller's context, parent, still runs): the bare context error
+// would not tell which deadline it was.
+func (t *requestTransport) named(ctx, parent context.Context, err error) error {
+	if ctx.Err() != context.DeadlineExceeded || parent.Err() != nil {
+		return err
+	}
+	return &requestTimeoutError{timeout: t.timeout, err: err}
+}
+
+// requestTimeoutError is a request ended by requestTransport's timeout. It stays a
+// timeout (net.Error, errors.Is context.DeadlineExceeded) for callers that classify it.
+type requestTimeoutError struct {
+	timeout time.Duration
+	err     error
+}
+
+func (e *requestTimeoutError) Error() string {
+	return fmt.Sprintf("no answer within the request timeout of %s: %v", e.timeout, e.err)
+}
+func (e *requestTimeoutError) Timeout() bool { return true }
+func (e *requestTimeoutError) Unwrap() error { return e.err }
+
+// cancelOnClose releases the request's timeout when its body is closed, and names that
+// timeout when it ends the reading.
 type cancelOnClose struct {
 	io.ReadCloser
-	cancel context.CancelFunc
+	cancel      context.CancelFunc
+	t           *requestTransport
+	ctx, parent context.Context
+}
+
+func (b *cancelOnClose) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		err = b.t.named(b.ctx, b.parent, err)
+	}
+	return n, err
 }
 
 func (b *cancelOnClose) Close() error {

@@ -2,6 +2,7 @@ package httpx_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -135,6 +136,41 @@ func TestWholeRequestTimeout(t *testing.T) {
 	if !errors.As(err, &ne) || !ne.Timeout() {
 		t.Fatalf("error is not a timeout: %v", err)
 	}
+	// The transport's wait for headers has the same bound and may end it first.
+	if !errors.Is(err, context.DeadlineExceeded) ||
+		(!strings.Contains(err.Error(), "request timeout of 50ms") && !strings.Contains(err.Error(), "timeout awaiting response headers")) {
+		t.Fatalf("error does not name the timeout: %v", err)
+	}
+}
+
+// The caller's own deadline, earlier than the request timeout, is not reported as the
+// request timeout.
+func TestCallerDeadlineIsNotTheRequestTimeout(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+
+	c := newClient(t, httpx.Options{Timeout: time.Minute})
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := c.Do(req)
+	if err == nil {
+		resp.Body.Close()
+		t.Fatal("request outlived its context")
+	}
+	if !errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "request timeout") {
+		t.Fatalf("error = %v, want the caller's deadline, not the request timeout", err)
+	}
 }
 
 // The timeout also bounds reading the answer: headers in time, a body that stalls.
@@ -162,6 +198,9 @@ func TestTimeoutWhileReadingBody(t *testing.T) {
 	var ne net.Error
 	if !errors.As(err, &ne) || !ne.Timeout() {
 		t.Fatalf("reading the stalled body: %q, %v; want a timeout", body, err)
+	}
+	if !strings.Contains(err.Error(), "request timeout of 100ms") {
+		t.Fatalf("reading the stalled body: %v; want it to name the request timeout", err)
 	}
 }
 

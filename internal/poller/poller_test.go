@@ -546,6 +546,21 @@ func TestTimeout(t *testing.T) {
 	}
 }
 
+// A deadline inside the poll (an HTTP request's own timeout) is a timeout too, but the
+// poll's deadline did not pass, so the status must not say it did.
+func TestRequestTimeoutInsidePoll(t *testing.T) {
+	h := newHarness(t)
+	prov := &fakeProvider{fn: func(ctx context.Context, call int64) (providers.Snapshot, error) {
+		return providers.Snapshot{}, fmt.Errorf("query: no answer within the request timeout of 30s: %w", context.DeadlineExceeded)
+	}}
+	p := h.poller(Options{}, newJob("a", "@every 10m", prov))
+	h.start(p)
+	st := h.next("a")
+	if st.LastErrorKind != KindTimeout || st.LastError != "query: no answer within the request timeout of 30s: context deadline exceeded" {
+		t.Fatalf("status: %+v", st)
+	}
+}
+
 func TestShutdownWaitsForInFlightPoll(t *testing.T) {
 	h := newHarness(t)
 	entered := make(chan struct{})

@@ -95,7 +95,11 @@ func (p *Poller) poll(runCtx context.Context, j *job) outcome {
 	case providers.Kind(o.err) == kindTransient &&
 		(errors.Is(o.err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded)):
 		o.kind = KindTimeout
-		o.msg = p.opts.Redact(fmt.Sprintf("poll timed out after %s: %v", j.Timeout, o.err))
+		// Only when the poll's own deadline passed: a deadline inside it (an HTTP
+		// request's timeout) leaves the poll alive, and its error says which it was.
+		if ctx.Err() != nil {
+			o.msg = p.opts.Redact(fmt.Sprintf("poll timed out after %s: %v", j.Timeout, o.err))
+		}
 	default:
 		o.kind = providers.Kind(o.err)
 	}
